@@ -1,0 +1,129 @@
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config.js';
+import type { Db } from './db/db.js';
+import { MIGRATIONS } from './db/migrations.js';
+import { migrate } from './db/migrator.js';
+import { AuditRepository } from './audit/audit.repository.js';
+import { AuditService } from './audit/audit.service.js';
+import { auditRoutes } from './audit/audit.routes.js';
+import { IdentityRepository } from './identity/identity.repository.js';
+import { ProjectRepository } from './identity/project.repository.js';
+import { AuthService } from './identity/auth.service.js';
+import { ProjectService } from './identity/project.service.js';
+import { identityRoutes, SESSION_COOKIE } from './identity/identity.routes.js';
+import { projectRoutes } from './identity/project.routes.js';
+import { installErrorHandler } from './http/error-handler.js';
+import { validatorCompiler } from './http/validation.js';
+import type { App } from './http/types.js';
+import { systemClock, type Clock } from './platform/clock.js';
+import { PasswordHasher } from './platform/crypto.js';
+import type { Actor } from './identity/actor.js';
+
+export interface AppDeps {
+  db: Db;
+  clock?: Clock;
+  /** Where log lines go; tests capture them to prove no secret is ever logged. */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** Requests for instance hosts are taken by the router before Fastify sees them. */
+export interface HostHandler {
+  handleRequest(req: http.IncomingMessage, res: http.ServerResponse): boolean;
+  handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean;
+}
+
+export interface Openflow {
+  app: App;
+  config: Config;
+  log: FastifyBaseLogger;
+  services: { auth: AuthService; projects: ProjectService; audit: AuditService };
+  /** Starts background work (recovery, schedules) and listens; returns the bound port. */
+  listen(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token', '*.accessToken'];
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow> {
+  if (!config.sessionSecret) throw new Error('buildApp needs config.sessionSecret (main.ts generates one for embedded starts)');
+  const clock = deps.clock ?? systemClock;
+  const { db } = deps;
+  const hostHandlers: HostHandler[] = [];
+  const upgradeHandlers: HostHandler[] = [];
+
+  const app = Fastify({
+    logger: { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
+    bodyLimit: 1024 * 1024,
+    trustProxy: config.publicUrl.startsWith('https:') ? true : ['127.0.0.1', '::1'],
+    serverFactory: (handler) => {
+      const server = http.createServer((req, res) => {
+        for (const h of hostHandlers) if (h.handleRequest(req, res)) return;
+        handler(req, res);
+      });
+      server.on('upgrade', (req, socket, head) => {
+        for (const h of upgradeHandlers) if (h.handleUpgrade(req, socket, head)) return;
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      });
+      return server;
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
+  app.setValidatorCompiler(validatorCompiler());
+
+  await migrate(db, MIGRATIONS);
+
+  const hasher = new PasswordHasher(config.passwordHashCost);
+  const identityRepo = new IdentityRepository(db);
+  const projectRepo = new ProjectRepository(db);
+  const auditRepo = new AuditRepository(db);
+  const audit = new AuditService(auditRepo, { projectIdsFor: (userId) => projectRepo.projectIdsFor(userId) }, app.log);
+  const auth = new AuthService(db, identityRepo, projectRepo, hasher, audit, clock, { allowSignup: config.allowSignup });
+  const projects = new ProjectService(db, projectRepo, identityRepo, audit);
+
+  await app.register(cookie);
+  await app.register(rateLimit, { global: false, errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'rate_limited', message: `Too many attempts; retry in ${Math.ceil(ctx.ttl / 1000)} s` }) });
+  await app.register(swagger, { openapi: { info: { title: 'Openflow API', version: '0.1.0' } } });
+
+  app.decorateRequest('ctx', null as unknown as FastifyRequest['ctx']);
+  app.addHook('onRequest', async (req) => {
+    req.ctx = { actor: await authenticate(req), ip: req.ip };
+  });
+  async function authenticate(req: FastifyRequest): Promise<Actor | null> {
+    const header = req.headers.authorization;
+    if (header?.startsWith('Bearer ')) return auth.authenticateApiToken(header.slice(7).trim());
+    const session = req.cookies[SESSION_COOKIE];
+    return session ? auth.authenticateSession(session) : null;
+  }
+
+  installErrorHandler(app, async (req, code) => {
+    const action = req.routeOptions.config.audit;
+    if (action) await audit.record(req.ctx ?? { actor: null, ip: req.ip }, action, { type: 'request', details: { url: req.url.split('?')[0] } }, 'failure', code);
+  });
+
+  const secureCookies = config.publicUrl.startsWith('https:');
+  await app.register(identityRoutes, { auth, secureCookies, authRateLimit: config.authRateLimit });
+  await app.register(projectRoutes, { projects });
+  await app.register(auditRoutes, { audit });
+  app.get('/api/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/api/health', { schema: { hide: true } }, async () => ({ ok: true }));
+
+  return {
+    app,
+    config,
+    log: app.log,
+    services: { auth, projects, audit },
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const addr = app.server.address();
+      return typeof addr === 'object' && addr ? addr.port : config.port;
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import path from 'node:path';
+
+export type DriverName = 'process' | 'docker' | 'kubernetes';
+export type BrokerMode = 'embedded' | 'external';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataPath: string;
+  databaseUrl: string | null;
+  rootDomain: string;
+  /** Base URL people use to reach the manager; instance URLs share its scheme and port. */
+  publicUrl: string;
+  sessionSecret: string | null;
+  allowSignup: boolean;
+  driver: DriverName;
+  portRange: { start: number; end: number };
+  mqtt: { broker: BrokerMode; port: number; portExplicit: boolean; publicUrl: string | null };
+  /** URL instances use to call the manager back (Launch redemption). */
+  instanceCallbackUrl: string;
+  logLevel: string;
+  /** Login/register attempts per client address per minute. */
+  authRateLimit: number;
+  /** log2 of scrypt's N for new password hashes. */
+  passwordHashCost: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** Parses the environment once, collecting every bad variable before failing. */
+export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const problems: string[] = [];
+  const str = (key: string, fallback: string) => {
+    const v = env[key];
+    return v === undefined || v === '' ? fallback : v;
+  };
+  const int = (key: string, fallback: number, min: number, max: number) => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${key} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return n;
+  };
+  const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      problems.push(`${key} must be one of ${allowed.join(', ')} (got "${raw}")`);
+      return fallback;
+    }
+    return raw as T;
+  };
+  const bool = (key: string, fallback: boolean) => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    if (['true', '1', 'yes'].includes(raw)) return true;
+    if (['false', '0', 'no'].includes(raw)) return false;
+    problems.push(`${key} must be true or false (got "${raw}")`);
+    return fallback;
+  };
+  const url = (key: string, value: string | null, protocols: string[]) => {
+    if (value === null) return null;
+    try {
+      const u = new URL(value);
+      if (!protocols.includes(u.protocol)) problems.push(`${key} must use ${protocols.join(' or ')} (got "${value}")`);
+    } catch {
+      problems.push(`${key} must be a URL (got "${value}")`);
+    }
+    return value;
+  };
+
+  const port = int('PORT', 4071, 0, 65535);
+  const host = str('HOST', '127.0.0.1');
+  const dataPath = path.resolve(cwd, str('DATA_PATH', './data'));
+  const databaseUrl = url('DATABASE_URL', env.DATABASE_URL || null, ['postgres:', 'postgresql:']);
+  const rootDomain = str('ROOT_DOMAIN', 'localhost').toLowerCase();
+  if (!rootDomain.split('.').every((l) => LABEL.test(l))) problems.push(`ROOT_DOMAIN must be a domain name (got "${rootDomain}")`);
+  const publicUrl = (url('PUBLIC_URL', str('PUBLIC_URL', `http://${rootDomain}:${port}`), ['http:', 'https:']) ?? '').replace(/\/+$/, '');
+  const sessionSecret = env.SESSION_SECRET || null;
+  if (sessionSecret !== null && sessionSecret.length < 32) problems.push('SESSION_SECRET must be at least 32 characters');
+  const start = int('PORT_RANGE_START', 10000, 1024, 65535);
+  const end = int('PORT_RANGE_END', 11000, 1024, 65535);
+  if (end < start) problems.push(`PORT_RANGE_END (${end}) must not be below PORT_RANGE_START (${start})`);
+  const mqttPort = int('MQTT_PORT', 1883, 0, 65535);
+  const logLevel = str('LOG_LEVEL', 'info');
+  if (!LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LEVELS.join(', ')} (got "${logLevel}")`);
+
+  const config: Config = {
+    port,
+    host,
+    dataPath,
+    databaseUrl,
+    rootDomain,
+    publicUrl,
+    sessionSecret,
+    allowSignup: bool('ALLOW_SIGNUP', false),
+    driver: oneOf('DRIVER', ['process', 'docker', 'kubernetes'] as const, 'process'),
+    portRange: { start, end },
+    mqtt: {
+      broker: oneOf('MQTT_BROKER', ['embedded', 'external'] as const, 'embedded'),
+      port: mqttPort,
+      portExplicit: Boolean(env.MQTT_PORT),
+      publicUrl: url('MQTT_PUBLIC_URL', env.MQTT_PUBLIC_URL || null, ['mqtt:', 'mqtts:', 'ws:', 'wss:']),
+    },
+    instanceCallbackUrl: (url('INSTANCE_CALLBACK_URL', str('INSTANCE_CALLBACK_URL', `http://127.0.0.1:${port}`), ['http:', 'https:']) ?? '').replace(/\/+$/, ''),
+    logLevel,
+    authRateLimit: int('AUTH_RATE_LIMIT', 10, 1, 100_000),
+    passwordHashCost: int('PASSWORD_HASH_COST', 16, 10, 20),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,64 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { buildApp, type AppDeps, type Openflow } from '../../src/app.js';
+import { parseConfig, type Config } from '../../src/config.js';
+import { createTestDb, type TestDb } from './db.helper.js';
+
+export interface TestApp {
+  openflow: Openflow;
+  config: Config;
+  url: string;
+  port: number;
+  logs: string[];
+  testDb: TestDb;
+  dataPath: string;
+  /** Stops the manager; `keepData` leaves the database and data dir for a restart. */
+  close(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  deps?: Partial<AppDeps>;
+  /** Reuse the database and data dir of a previous app (restart scenarios). */
+  reuse?: { testDb: TestDb; dataPath: string };
+}
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const dataPath = opts.reuse?.dataPath ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'openflow-test-')));
+  const testDb = opts.reuse?.testDb ?? (await createTestDb());
+  const config = parseConfig({
+    PORT: '0',
+    DATA_PATH: dataPath,
+    SESSION_SECRET: 'test-session-secret-0123456789-abcdefghijklmnop',
+    PASSWORD_HASH_COST: '10',
+    AUTH_RATE_LIMIT: '10000',
+    LOG_LEVEL: 'info',
+    ...opts.env,
+  });
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const openflow = await buildApp(config, { db: testDb.db, logStream, ...opts.deps });
+  const port = await openflow.listen();
+  return {
+    openflow,
+    config,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    logs,
+    testDb,
+    dataPath,
+    async close(closeOpts = {}) {
+      await openflow.close();
+      if (closeOpts.keepData) return;
+      await testDb.drop();
+      await fs.rm(dataPath, { recursive: true, force: true });
+    },
+  };
+}
