@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { buildApp, type AppDeps, type Openflow } from '../../src/app.js';
 import { parseConfig, type Config } from '../../src/config.js';
+import { openDb } from '../../src/db/open.js';
 import { createTestDb, type TestDb } from './db.helper.js';
 
 export interface TestApp {
@@ -23,6 +24,11 @@ export interface TestAppOptions {
   deps?: Partial<AppDeps>;
   /** Reuse the database and data dir of a previous app (restart scenarios). */
   reuse?: { testDb: TestDb; dataPath: string };
+  /**
+   * Open the database the way `openflow start` does (PGlite files under DATA_PATH/db, or the test's
+   * Postgres database) and close it with the app, so a restart really reopens it.
+   */
+  likeProduction?: boolean;
 }
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
@@ -44,7 +50,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
       cb();
     },
   });
-  const openflow = await buildApp(config, { db: testDb.db, logStream, ...opts.deps });
+  const db = opts.likeProduction ? await openDb({ dataPath, databaseUrl: testDb.url }) : testDb.db;
+  const openflow = await buildApp(config, { db, logStream, ...opts.deps });
   const port = await openflow.listen();
   return {
     openflow,
@@ -56,6 +63,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     dataPath,
     async close(closeOpts = {}) {
       await openflow.close();
+      if (opts.likeProduction) await db.close();
       if (closeOpts.keepData) return;
       await testDb.drop();
       await fs.rm(dataPath, { recursive: true, force: true });
