@@ -308,7 +308,9 @@ function createShim(options) {
     const origin = req.headers.origin;
     let cookieAllowed;
     if (origin !== undefined) {
-      cookieAllowed = sameOrigin(origin, req.headers.host);
+      // A page served under Referrer-Policy: no-referrer sends `Origin: null` even to itself; Sec-Fetch-Site is set by
+      // the browser alone and is never same-origin for an opaque origin, so together they still prove the page's own.
+      cookieAllowed = sameOrigin(origin, req.headers.host) || (origin === 'null' && req.headers['sec-fetch-site'] === 'same-origin');
       if (!cookieAllowed) {
         delete req.headers.authorization;
       }

@@ -79,6 +79,12 @@ describe('cross-site request protection', () => {
     expect(JSON.parse(res.body)).toHaveProperty('rev');
   });
 
+  it('accepts the null origin a no-referrer page sends to itself only when the browser marks it same-origin', async () => {
+    const headers = { ...deployHeaders, cookie: `openflow_token=${magic}`, origin: 'null' };
+    expect((await httpRequest(nr.port, { method: 'POST', path: '/flows', headers: { ...headers, 'sec-fetch-site': 'same-origin' }, body: deployBody })).status).toBe(200);
+    expect((await httpRequest(nr.port, { method: 'POST', path: '/flows', headers: { ...headers, 'sec-fetch-site': 'same-site' }, body: deployBody })).status).toBe(401);
+  });
+
   it('accepts a script POST with an explicit bearer and no Origin', async () => {
     const res = await httpRequest(nr.port, { method: 'POST', path: '/flows', headers: { ...deployHeaders, authorization: `Bearer ${magic}` }, body: deployBody });
     expect(res.status).toBe(200);
