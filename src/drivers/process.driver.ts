@@ -743,7 +743,9 @@ export class ProcessDriver implements InstanceDriver {
     while (!gone() && this.clock.now() < deadline) await sleep(50);
     if (gone()) return;
     send('SIGKILL');
-    while (!gone()) await sleep(50);
+    const killDeadline = this.clock.now() + this.stopGraceMs;
+    while (!gone() && this.clock.now() < killDeadline) await sleep(50);
+    if (!gone()) this.logger.error({ pid, reason }, 'a Node-RED process survived SIGKILL');
   }
 
   // ---- logs, timers, events ------------------------------------------------------------------------------------

@@ -351,3 +351,35 @@ describe('ProcessDriver.recover after a manager was SIGKILLed', () => {
     expect(existsSync(join(left.runDir, `${left.adopted.instanceId}.json`))).toBe(false);
   });
 });
+
+describe('ProcessDriver.close', () => {
+  it('stops every child by default and refuses work afterwards', async () => {
+    const driver = newDriver();
+    const spec = makeSpec(root, 'closing');
+    const info = await driver.start(spec);
+    await driver.close();
+    expect(isAlive(info.pid ?? -1)).toBe(false);
+    expect(processesUnder(spec.userDir)).toEqual([]);
+    await expect(driver.start(spec)).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it("with onClose 'leave', leaves children for the next driver to adopt", async () => {
+    const runDir = join(root, 'run-leave');
+    const range = randomPortRange();
+    const leaving = newDriver({ runDir, portRange: range, onClose: 'leave' });
+    const spec = makeSpec(root, 'left');
+    writeFlows(spec, 'left');
+    const info = await leaving.start(spec);
+    await leaving.close();
+    expect(isAlive(info.pid ?? -1)).toBe(true);
+    expect(existsSync(join(runDir, `${spec.instanceId}.json`))).toBe(true);
+
+    const next = newDriver({ runDir, portRange: range });
+    const result = await next.recover([spec]);
+    expect(result.get(spec.instanceId)).toMatchObject({ pid: info.pid, port: info.port });
+    expect(processesUnder(spec.userDir)).toEqual([info.pid]);
+    expect(await httpGet(info.port, '/api/hello')).toEqual({ status: 200, body: 'hello from left' });
+    await next.remove(spec.instanceId);
+    expect(processesUnder(spec.userDir)).toEqual([]);
+  });
+});
