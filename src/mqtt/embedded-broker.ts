@@ -133,7 +133,9 @@ export class EmbeddedBroker {
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     });
-    broker.on('error', (err: Error) => this.logger.error({ err: err.message }, 'MQTT broker error'));
+    // aedes.d.ts narrows on() to its documented events; 'error' is inherited from EventEmitter and must be handled.
+    const emitter: EventEmitter = broker;
+    emitter.on('error', (err: Error) => this.logger.error({ err: err.message }, 'MQTT broker error'));
     broker.on('clientError', (client, err) =>
       this.logger.warn({ clientId: client.id, err: err.message }, 'MQTT client error'),
     );
