@@ -1,4 +1,5 @@
 import http from 'node:http';
+import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyBaseLogger, type FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
@@ -24,12 +25,26 @@ import type { App } from './http/types.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import { PasswordHasher } from './platform/crypto.js';
 import type { Actor } from './identity/actor.js';
+import type { InstanceDriver } from './drivers/instance-driver.js';
+import { ProcessDriver } from './drivers/process.driver.js';
+import { InstanceRepository } from './instances/instance.repository.js';
+import { InstanceService, type RuntimeLayout } from './instances/instance.service.js';
+import { LaunchService } from './instances/launch.service.js';
+import { TemplateService } from './instances/template.service.js';
+import { instanceRoutes } from './instances/instance.routes.js';
+import { RESERVED_LABELS } from './instances/labels.js';
+import { nodeRedRuntimeDir } from './nodered/settings.renderer.js';
+import { SecretBox } from './platform/crypto.js';
+import { HostRouter } from './routing/host-router.js';
+import { RouteTableSync } from './routing/route-table.js';
 
 export interface AppDeps {
   db: Db;
   clock?: Clock;
   /** Where log lines go; tests capture them to prove no secret is ever logged. */
   logStream?: NodeJS.WritableStream;
+  /** The instance driver; by default the one config.driver names. */
+  driver?: InstanceDriver;
 }
 
 /** Requests for instance hosts are taken by the router before Fastify sees them. */
@@ -42,13 +57,26 @@ export interface Openflow {
   app: App;
   config: Config;
   log: FastifyBaseLogger;
-  services: { auth: AuthService; projects: ProjectService; audit: AuditService };
+  services: { auth: AuthService; projects: ProjectService; audit: AuditService; instances: InstanceService; launch: LaunchService; templates: TemplateService };
+  router: HostRouter;
   /** Starts background work (recovery, schedules) and listens; returns the bound port. */
   listen(): Promise<number>;
   close(): Promise<void>;
 }
 
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token', '*.accessToken'];
+
+function createDriver(config: Config, log: FastifyBaseLogger): InstanceDriver {
+  if (config.driver !== 'process') throw new Error(`DRIVER=${config.driver} needs its driver passed in deps (not built into this start path yet)`);
+  return new ProcessDriver({
+    nodeRedBin: path.join(path.dirname(nodeRedRuntimeDir()), 'node_modules', 'node-red', 'red.js'),
+    portRange: config.portRange,
+    runDir: path.join(config.dataPath, 'run'),
+    crash: { maxCrashes: 5, windowMs: 5 * 60_000, backoffMs: [1_000, 2_000, 5_000, 10_000, 30_000] },
+    onClose: config.instancesOnShutdown,
+    logger: log,
+  });
+}
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow> {
   if (!config.sessionSecret) throw new Error('buildApp needs config.sessionSecret (main.ts generates one for embedded starts)');
@@ -85,6 +113,35 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   const auth = new AuthService(db, identityRepo, projectRepo, hasher, audit, clock, { allowSignup: config.allowSignup });
   const projects = new ProjectService(db, projectRepo, identityRepo, audit);
 
+  const driver = deps.driver ?? createDriver(config, app.log);
+  const layout: RuntimeLayout = {
+    runtimeDir: nodeRedRuntimeDir(),
+    listenHost: '127.0.0.1',
+    userDirInRuntime: (dir) => dir,
+    callbackBaseUrl: config.instanceCallbackUrl,
+    mqtt: { host: '127.0.0.1', port: config.mqtt.port },
+  };
+  const instanceRepo = new InstanceRepository(db);
+  const templates = new TemplateService(db, audit);
+  const instances = new InstanceService(instanceRepo, projects, templates, audit, driver, new SecretBox(config.sessionSecret, 'instance-secrets'), { dataPath: config.dataPath, publicUrl: config.publicUrl, rootDomain: config.rootDomain, layout }, app.log);
+  const launch = new LaunchService(db, instances, instanceRepo, audit, clock);
+
+  const router = new HostRouter({ rootDomain: config.rootDomain, logger: app.log });
+  const routes = new RouteTableSync(instanceRepo, (t) => router.setTable(t), (err) => app.log.error({ err }, 'route table refresh failed'));
+  instances.onRoutesChanged(() => void routes.refresh());
+  await routes.refresh();
+  // Reserved names (www, manager, ...) on the root domain belong to the manager, never to an instance.
+  const isManagerHost = (host: string | undefined) => {
+    const label = router.labelFor(host);
+    return label !== null && RESERVED_LABELS.has(label);
+  };
+  const instanceHosts: HostHandler = {
+    handleRequest: (req, res) => !isManagerHost(req.headers.host) && router.handleRequest(req, res),
+    handleUpgrade: (req, socket, head) => !isManagerHost(req.headers.host) && router.handleUpgrade(req, socket, head),
+  };
+  hostHandlers.push(instanceHosts);
+  upgradeHandlers.push(instanceHosts);
+
   await app.register(cookie);
   await app.register(rateLimit, { global: false, errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'rate_limited', message: `Too many attempts; retry in ${Math.ceil(ctx.ttl / 1000)} s` }) });
   await app.register(swagger, { openapi: { info: { title: 'Openflow API', version: '0.1.0' } } });
@@ -109,6 +166,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   await app.register(identityRoutes, { auth, secureCookies, authRateLimit: config.authRateLimit });
   await app.register(projectRoutes, { projects });
   await app.register(auditRoutes, { audit });
+  await app.register(instanceRoutes, { instances, templates, launch });
   app.get('/api/docs/json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/api/health', { schema: { hide: true } }, async () => ({ ok: true }));
 
@@ -116,14 +174,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
     app,
     config,
     log: app.log,
-    services: { auth, projects, audit },
+    services: { auth, projects, audit, instances, launch, templates },
+    router,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
+      void instances.recover().catch((err: unknown) => app.log.error({ err }, 'instance recovery failed'));
       return typeof addr === 'object' && addr ? addr.port : config.port;
     },
     async close() {
       await app.close();
+      router.close();
+      await instances.close();
+      await driver.close();
     },
   };
 }
