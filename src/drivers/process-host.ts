@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 export interface ProcessExit {
   code: number | null;
@@ -38,6 +38,8 @@ export interface ProcessHost {
   signal(pid: number, signal: NodeJS.Signals): void;
   /** Writes atomically with mode 0600, creating the parent directory. */
   writePrivateFile(path: string, text: string): void;
+  /** The path with symlinks resolved, as /proc/<pid>/cwd shows it; the absolute path when it does not exist. */
+  realPath(path: string): string;
 }
 
 function readOrNull(path: string): string | null {
@@ -169,5 +171,13 @@ export class LinuxProcessHost implements ProcessHost {
     const temporary = `${path}.${process.pid}.tmp`;
     writeFileSync(temporary, text, { mode: 0o600 });
     renameSync(temporary, path);
+  }
+
+  realPath(path: string): string {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolve(path);
+    }
   }
 }

@@ -280,7 +280,7 @@ export class ProcessDriver implements InstanceDriver {
     for (const spec of expected) this.validate(spec);
     const wanted = new Map(expected.map((spec) => [spec.instanceId, spec]));
     const running = new Map<string, RuntimeInfo>();
-    const userDirs = new Set(expected.map((spec) => resolve(spec.userDir)));
+    const userDirs = new Set(expected.map((spec) => this.host.realPath(spec.userDir)));
 
     for (const record of this.runs.list()) {
       const id = record.instanceId;
@@ -647,7 +647,7 @@ export class ProcessDriver implements InstanceDriver {
   private canAdopt(spec: InstanceSpec, record: RunRecord): boolean {
     const holder = this.ports.holderOf(record.port);
     return (
-      resolve(spec.userDir) === record.userDir &&
+      this.host.realPath(spec.userDir) === record.userDir &&
       record.specHash === this.hashSpec(spec) &&
       this.ports.contains(record.port) &&
       (holder === undefined || holder === spec.instanceId) &&
@@ -844,7 +844,7 @@ export class ProcessDriver implements InstanceDriver {
       startTicks: live.startTicks,
       port: live.port,
       startedAt: live.startedAt.toISOString(),
-      userDir: resolve(m.spec.userDir),
+      userDir: this.host.realPath(m.spec.userDir),
       specHash: m.specHash,
       restarts: m.restarts,
     });

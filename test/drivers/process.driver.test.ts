@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -367,8 +367,12 @@ describe('ProcessDriver.close', () => {
     const runDir = join(root, 'run-leave');
     const range = randomPortRange();
     const leaving = newDriver({ runDir, portRange: range, onClose: 'leave' });
-    const spec = makeSpec(root, 'left');
+    // Through a symlink: /proc shows the real path, and adoption must still recognise the process.
+    mkdirSync(join(root, 'real-data'));
+    symlinkSync(join(root, 'real-data'), join(root, 'linked-data'));
+    const spec = makeSpec(join(root, 'linked-data'), 'left');
     writeFlows(spec, 'left');
+    const realUserDir = realpathSync(spec.userDir);
     const info = await leaving.start(spec);
     await leaving.close();
     expect(isAlive(info.pid ?? -1)).toBe(true);
@@ -377,9 +381,9 @@ describe('ProcessDriver.close', () => {
     const next = newDriver({ runDir, portRange: range });
     const result = await next.recover([spec]);
     expect(result.get(spec.instanceId)).toMatchObject({ pid: info.pid, port: info.port });
-    expect(processesUnder(spec.userDir)).toEqual([info.pid]);
+    expect(processesUnder(realUserDir)).toEqual([info.pid]);
     expect(await httpGet(info.port, '/api/hello')).toEqual({ status: 200, body: 'hello from left' });
     await next.remove(spec.instanceId);
-    expect(processesUnder(spec.userDir)).toEqual([]);
+    expect(processesUnder(realUserDir)).toEqual([]);
   });
 });
