@@ -21,6 +21,7 @@ import { identityRoutes, SESSION_COOKIE } from './identity/identity.routes.js';
 import { projectRoutes } from './identity/project.routes.js';
 import { installErrorHandler } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
+import { dashboardPlugin } from './http/dashboard.plugin.js';
 import type { App } from './http/types.js';
 import { systemClock, type Clock } from './platform/clock.js';
 import { PasswordHasher } from './platform/crypto.js';
@@ -35,6 +36,7 @@ import { instanceRoutes } from './instances/instance.routes.js';
 import { RESERVED_LABELS } from './instances/labels.js';
 import { nodeRedRuntimeDir } from './nodered/settings.renderer.js';
 import { SecretBox } from './platform/crypto.js';
+import { projectRoot } from './platform/project-root.js';
 import { HostRouter } from './routing/host-router.js';
 import { RouteTableSync } from './routing/route-table.js';
 
@@ -69,7 +71,7 @@ const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers[
 function createDriver(config: Config, log: FastifyBaseLogger): InstanceDriver {
   if (config.driver !== 'process') throw new Error(`DRIVER=${config.driver} needs its driver passed in deps (not built into this start path yet)`);
   return new ProcessDriver({
-    nodeRedBin: path.join(path.dirname(nodeRedRuntimeDir()), 'node_modules', 'node-red', 'red.js'),
+    nodeRedBin: path.join(projectRoot(), 'node_modules', 'node-red', 'red.js'),
     portRange: config.portRange,
     runDir: path.join(config.dataPath, 'run'),
     crash: { maxCrashes: 5, windowMs: 5 * 60_000, backoffMs: [1_000, 2_000, 5_000, 10_000, 30_000] },
@@ -168,6 +170,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   await app.register(auditRoutes, { audit });
   await app.register(instanceRoutes, { instances, templates, launch });
   app.get('/api/docs/json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(dashboardPlugin, { distDir: path.join(projectRoot(), 'web', 'dist') });
   app.get('/api/health', { schema: { hide: true } }, async () => ({ ok: true }));
 
   return {

@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRoot } from '../platform/project-root.js';
 
 export interface NodeRedSettingsInput {
   port: number;
@@ -159,18 +158,7 @@ module.exports = {
 `;
 }
 
-/**
- * The repository's `nodered/` folder: the first ancestor of this module holding package.json, so it resolves the
- * same from `src/` under tsx and from `dist/` after the build.
- */
+/** The repository's `nodered/` folder, which holds the shim, the editor boot script and the plugins. */
 export function nodeRedRuntimeDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const parent = dirname(dir);
-    if (parent === dir) {
-      throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
-    }
-    dir = parent;
-  }
-  return join(dir, 'nodered');
+  return join(projectRoot(), 'nodered');
 }
