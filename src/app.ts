@@ -38,6 +38,9 @@ import { nodeRedRuntimeDir } from './nodered/settings.renderer.js';
 import { SecretBox } from './platform/crypto.js';
 import { projectRoot } from './platform/project-root.js';
 import { HostRouter } from './routing/host-router.js';
+import { EmbeddedBroker } from './mqtt/embedded-broker.js';
+import { MqttAuthService } from './mqtt/mqtt-auth.service.js';
+import { mqttRoutes } from './mqtt/mqtt.routes.js';
 import { RouteTableSync } from './routing/route-table.js';
 
 export interface AppDeps {
@@ -59,7 +62,9 @@ export interface Openflow {
   app: App;
   config: Config;
   log: FastifyBaseLogger;
-  services: { auth: AuthService; projects: ProjectService; audit: AuditService; instances: InstanceService; launch: LaunchService; templates: TemplateService };
+  services: { auth: AuthService; projects: ProjectService; audit: AuditService; instances: InstanceService; launch: LaunchService; templates: TemplateService; mqtt: MqttAuthService };
+  /** The embedded broker's TCP port (or the configured external broker port). */
+  mqttPort: number;
   router: HostRouter;
   /** Starts background work (recovery, schedules) and listens; returns the bound port. */
   listen(): Promise<number>;
@@ -67,6 +72,25 @@ export interface Openflow {
 }
 
 const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.password', '*.token', '*.accessToken'];
+
+/**
+ * MQTT_PORT set on purpose and busy is a configuration error; the default 1883 being busy (a local
+ * Mosquitto, say) should not stop a laptop trial, so a free port is taken and logged instead.
+ */
+async function startEmbeddedBroker(config: Config, authenticator: MqttAuthService, log: FastifyBaseLogger): Promise<{ broker: EmbeddedBroker; port: number }> {
+  const create = (port: number) => new EmbeddedBroker({ host: config.host, port, authenticator, logger: log });
+  const broker = create(config.mqtt.port);
+  try {
+    return { broker, port: (await broker.start()).port };
+  } catch (err) {
+    await broker.close().catch(() => undefined);
+    if (config.mqtt.portExplicit || !/EADDRINUSE|in use/i.test((err as Error).message)) throw err;
+  }
+  const fallback = create(0);
+  const { port } = await fallback.start();
+  log.warn({ port }, `MQTT port ${config.mqtt.port} is in use; the embedded broker listens on ${port} instead (set MQTT_PORT to choose)`);
+  return { broker: fallback, port };
+}
 
 function createDriver(config: Config, log: FastifyBaseLogger): InstanceDriver {
   if (config.driver !== 'process') throw new Error(`DRIVER=${config.driver} needs its driver passed in deps (not built into this start path yet)`);
@@ -115,13 +139,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   const auth = new AuthService(db, identityRepo, projectRepo, hasher, audit, clock, { allowSignup: config.allowSignup });
   const projects = new ProjectService(db, projectRepo, identityRepo, audit);
 
+  const mqtt = new MqttAuthService(db, projects, audit, clock);
+  const embedded = config.mqtt.broker === 'embedded' ? await startEmbeddedBroker(config, mqtt, app.log) : null;
+  const broker = embedded?.broker ?? null;
+  const mqttPort = embedded?.port ?? config.mqtt.port;
+  if (broker) mqtt.attachBroker(broker);
+  const brokerUrl = config.mqtt.publicUrl ?? `mqtt://${config.rootDomain}:${mqttPort}`;
+
   const driver = deps.driver ?? createDriver(config, app.log);
   const layout: RuntimeLayout = {
     runtimeDir: nodeRedRuntimeDir(),
     listenHost: '127.0.0.1',
     userDirInRuntime: (dir) => dir,
     callbackBaseUrl: config.instanceCallbackUrl,
-    mqtt: { host: '127.0.0.1', port: config.mqtt.port },
+    mqtt: { host: '127.0.0.1', port: mqttPort },
   };
   const instanceRepo = new InstanceRepository(db);
   const templates = new TemplateService(db, audit);
@@ -143,6 +174,16 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   };
   hostHandlers.push(instanceHosts);
   upgradeHandlers.push(instanceHosts);
+  if (broker) {
+    upgradeHandlers.push({
+      handleRequest: () => false,
+      handleUpgrade: (req, socket, head) => {
+        if (req.url?.split('?')[0] !== '/mqtt') return false;
+        broker.handleUpgrade(req, socket, head);
+        return true;
+      },
+    });
+  }
 
   await app.register(cookie);
   await app.register(rateLimit, { global: false, errorResponseBuilder: (_req, ctx) => ({ statusCode: 429, code: 'rate_limited', message: `Too many attempts; retry in ${Math.ceil(ctx.ttl / 1000)} s` }) });
@@ -169,6 +210,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   await app.register(projectRoutes, { projects });
   await app.register(auditRoutes, { audit });
   await app.register(instanceRoutes, { instances, templates, launch });
+  await app.register(mqttRoutes, { mqtt, brokerUrl });
   app.get('/api/docs/json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(dashboardPlugin, { distDir: path.join(projectRoot(), 'web', 'dist') });
   app.get('/api/health', { schema: { hide: true } }, async () => ({ ok: true }));
@@ -177,7 +219,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
     app,
     config,
     log: app.log,
-    services: { auth, projects, audit, instances, launch, templates },
+    services: { auth, projects, audit, instances, launch, templates, mqtt },
+    mqttPort,
     router,
     async listen() {
       await app.listen({ port: config.port, host: config.host });
@@ -190,6 +233,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
       router.close();
       await instances.close();
       await driver.close();
+      await broker?.close();
     },
   };
 }

@@ -41,6 +41,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     PASSWORD_HASH_COST: '10',
     AUTH_RATE_LIMIT: '10000',
     LOG_LEVEL: 'info',
+    MQTT_PORT: '0',
     ...opts.env,
   });
   const logs: string[] = [];

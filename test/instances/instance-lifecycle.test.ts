@@ -3,17 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.helper.js';
 import { ApiClient, newUser } from '../helpers/http.helper.js';
-import { httpRequest } from '../nodered/nodered.harness.js';
-
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+import { secretsOf, viaRouter as routed, waitFor } from '../helpers/instance.helper.js';
 
 function alive(pid: number): boolean {
   try {
@@ -28,13 +18,8 @@ describe('instances as real Node-RED runtimes', () => {
   let t: TestApp;
   let owner: ApiClient;
   let pid: string;
-  const host = (sub: string) => `${sub}.localhost:${t.port}`;
-  const magicOf = async (id: string) => {
-    const [row] = await t.testDb.db.query<any>('SELECT * FROM instances WHERE id = $1', [id]);
-    return t.openflow.services.instances.openSecrets(row).magicToken;
-  };
-  const viaRouter = (sub: string, p: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
-    httpRequest(t.port, { path: p, method: opts.method, body: opts.body, headers: { host: host(sub), ...opts.headers } });
+  const magicOf = async (id: string) => (await secretsOf(t, id)).magicToken;
+  const viaRouter = (sub: string, p: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}) => routed(t, sub, p, opts);
 
   beforeAll(async () => {
     const base = 20000 + Math.floor(Math.random() * 20000);
