@@ -4,7 +4,7 @@ import { startTestApp, type TestApp } from '../helpers/app.helper.js';
 import { ApiClient, newUser } from '../helpers/http.helper.js';
 
 const emqx = (t: TestApp, body: string, contentType = 'application/json') =>
-  fetch(`${t.url}/mqtt/auth`, { method: 'POST', headers: { 'content-type': contentType }, body }).then(async (r) => ({ status: r.status, body: await r.json() }));
+  fetch(`${t.url}/mqtt/auth`, { method: 'POST', headers: { 'content-type': contentType }, body }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
 
 function connect(url: string, username: string, password: string): Promise<mqtt.MqttClient> {
   return new Promise((resolve, reject) => {
