@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -31,11 +32,20 @@ export interface TestAppOptions {
   likeProduction?: boolean;
 }
 
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const dataPath = opts.reuse?.dataPath ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'openflow-test-')));
   const testDb = opts.reuse?.testDb ?? (await createTestDb());
+  // Instance URLs and the Launch callback embed the manager's port, so it is chosen before start.
   const config = parseConfig({
-    PORT: '0',
+    PORT: String(await freePort()),
     DATA_PATH: dataPath,
     SESSION_SECRET: 'test-session-secret-0123456789-abcdefghijklmnop',
     PASSWORD_HASH_COST: '10',
