@@ -190,4 +190,21 @@ CREATE TABLE platform_settings (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'snapshot authors, backup progress and restores, backup schedule state',
+    sql: `
+ALTER TABLE snapshots ADD COLUMN author_label text;
+
+ALTER TABLE backups ADD COLUMN progress_bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE backups ADD COLUMN total_bytes bigint;
+ALTER TABLE backups ADD COLUMN restore_status text CHECK (restore_status IN ('running', 'complete', 'failed'));
+ALTER TABLE backups ADD COLUMN restore_progress_bytes bigint NOT NULL DEFAULT 0;
+ALTER TABLE backups ADD COLUMN restore_error text;
+ALTER TABLE backups ADD COLUMN restored_at timestamptz;
+
+ALTER TABLE instances ADD COLUMN backup_enabled boolean NOT NULL DEFAULT true;
+ALTER TABLE instances ADD COLUMN backup_last_slot timestamptz;
+`,
+  },
 ];
