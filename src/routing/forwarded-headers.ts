@@ -20,6 +20,7 @@ const REQUEST_DROPPED = new Set([
 ]);
 
 const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const RESPONSE_DROPPED_CHUNKED = new Set([...RESPONSE_DROPPED, 'content-length']);
 
 /** Field names listed in Connection are hop-by-hop too; most messages carry no such list, so this stays cheap. */
 function connectionListed(raw: readonly string[]): Set<string> | null {
@@ -51,8 +52,8 @@ export function hasRequestBody(req: IncomingMessage): boolean {
 }
 
 /**
- * The header list sent upstream, flat `[name, value, ...]` as `http.request` accepts it. Host is kept exactly as the
- * client sent it because the instance's settings shim compares Origin with Host.
+ * The header list sent upstream, flat `[name, value, ...]`. Host is kept exactly as the client sent it because the
+ * instance's settings shim compares Origin with Host.
  */
 export function upstreamRequestHeaders(req: IncomingMessage): string[] {
   const out: string[] = [];
@@ -77,8 +78,20 @@ export function upstreamUpgradeHeaders(req: IncomingMessage): string[] {
   return out;
 }
 
-export function clientResponseHeaders(raw: readonly string[]): string[] {
+/** The header section of a request to an upstream, from the first field through the blank line. */
+export function upstreamHeaderBlock(req: IncomingMessage): string {
+  const fields = upstreamRequestHeaders(req);
+  let block = '';
+  for (let i = 0; i < fields.length; i += 2) block += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  return `${block}\r\n`;
+}
+
+/**
+ * Response fields passed on to the client. Node's ServerResponse does its own framing, so a chunked upstream body
+ * loses its Content-Length (RFC 9112 §6.3: Transfer-Encoding wins) and the client connection gets its own chunking.
+ */
+export function clientResponseHeaders(raw: readonly string[], chunked = false): string[] {
   const out: string[] = [];
-  keep(raw, RESPONSE_DROPPED, out);
+  keep(raw, chunked ? RESPONSE_DROPPED_CHUNKED : RESPONSE_DROPPED, out);
   return out;
 }

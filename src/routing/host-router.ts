@@ -1,12 +1,9 @@
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  clientResponseHeaders,
-  hasRequestBody,
-  upstreamRequestHeaders,
-  upstreamUpgradeHeaders,
-} from './forwarded-headers.js';
+import { clientResponseHeaders, hasRequestBody, upstreamHeaderBlock, upstreamUpgradeHeaders } from './forwarded-headers.js';
+import type { ResponseHead } from './response-parser.js';
+import { UpstreamError, UpstreamPool, type UpstreamHandler, type UpstreamRequest } from './upstream-pool.js';
 import {
   endSocket,
   instanceNotFound,
@@ -49,7 +46,7 @@ type HostKind = string | null | typeof INVALID_HOST;
 const INVALID_HOST = 0;
 
 interface ProxyContext {
-  readonly agent: http.Agent;
+  readonly pool: UpstreamPool;
   readonly upgradeAgent: http.Agent;
   readonly logger: RouterLogger;
   readonly retryBodyLimit: number;
@@ -71,14 +68,11 @@ export class HostRouter {
     this.root = options.rootDomain.toLowerCase().replace(/^\.+|\.+$/g, '');
     this.suffix = `.${this.root}`;
     this.context = {
-      agent: new http.Agent({
-        keepAlive: true,
-        maxSockets: 128,
-        maxFreeSockets: 32,
-        maxTotalSockets: 1024,
-        scheduling: 'lifo',
-        // Idle pooled sockets expire after this, or sooner when the upstream announces a shorter Keep-Alive timeout.
-        timeout: 30_000,
+      pool: new UpstreamPool({
+        maxSockets: 256,
+        maxIdle: 64,
+        idleTimeoutMs: 30_000,
+        requestTimeoutMs: options.upstreamTimeoutMs ?? 60_000,
       }),
       upgradeAgent: new http.Agent({ keepAlive: false }),
       logger: options.logger,
@@ -126,7 +120,7 @@ export class HostRouter {
   }
 
   close(): void {
-    this.context.agent.destroy();
+    this.context.pool.destroy();
     this.context.upgradeAgent.destroy();
     for (const tunnel of this.context.tunnels) tunnel.destroy();
     this.context.tunnels.clear();
@@ -164,59 +158,35 @@ function pathOnly(url: string): string {
 const timeoutError = () => Object.assign(new Error('upstream timed out'), { code: 'UPSTREAM_TIMEOUT' });
 
 /**
- * Keeps a bounded copy of a request body while it streams upstream, so it can be sent once more to `/api/...`.
- * Past the limit the copy is dropped and only the fact that it overflowed is kept.
+ * One client request proxied to an instance. The request body streams upstream as it arrives; when the `/api`
+ * fallback may need it again, a copy is kept up to the replay limit.
  */
-class BodyTee {
-  chunks: Buffer[] = [];
-  overflowed = false;
-  complete = false;
-  private size = 0;
-  private waiter: ((fits: boolean) => void) | null = null;
-
-  constructor(req: IncomingMessage, limit: number) {
-    req.on('data', (chunk: Buffer) => {
-      if (this.overflowed) return;
-      this.size += chunk.length;
-      if (this.size > limit) {
-        this.overflowed = true;
-        this.chunks = [];
-        this.settle(false);
-      } else {
-        this.chunks.push(chunk);
-      }
-    });
-    req.on('end', () => {
-      this.complete = true;
-      this.settle(!this.overflowed);
-    });
-  }
-
-  /** Calls back once it is known whether the whole body fits, or right away if that is known already. */
-  whenSettled(callback: (fits: boolean) => void): void {
-    if (this.overflowed || this.complete) callback(!this.overflowed);
-    else this.waiter = callback;
-  }
-
-  private settle(fits: boolean): void {
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.(fits);
-  }
-}
-
-class HttpExchange {
-  private upstream: ClientRequest | null = null;
+class HttpExchange implements UpstreamHandler {
+  private upstream: UpstreamRequest | null = null;
   private path: string;
+  private readonly method: string;
   private readonly hasBody: boolean;
   private readonly fallback: boolean;
-  private readonly tee: BodyTee | null;
-  private readonly headers: string[];
+  private readonly headerBlock: string;
+  private readonly requestOptions: { bodyless: boolean; chunked: boolean };
+  /** The body so far, for a replay; null when not kept or over the limit. */
+  private copy: Buffer[] | null;
+  private copySize = 0;
+  private overflowed = false;
+  private bodyComplete: boolean;
+  /** Body chunks go to the current upstream attempt while this holds. */
+  private feeding = true;
+  /** The body stopped flowing to an upstream part-way; that attempt's connection can't serve another request. */
+  private detached = false;
+  /**
+   * A 404 held back until it is known whether the body can be replayed under `/api`. Its connection is paused, so
+   * what is kept here is at most the rest of the one read that carried the head.
+   */
+  private held: { readonly request: UpstreamRequest; readonly head: ResponseHead; body: Buffer[]; ended: boolean } | null =
+    null;
   private fellBack = false;
   private resent = false;
-  private responded = false;
-  /** Set when the request body stopped flowing upstream mid-way; that upstream socket can't serve another request. */
-  private detached = false;
+  private waitingForDrain = false;
 
   constructor(
     private readonly context: ProxyContext,
@@ -226,123 +196,177 @@ class HttpExchange {
     private readonly label: string,
   ) {
     this.path = req.url ?? '/';
+    this.method = req.method ?? 'GET';
     this.hasBody = hasRequestBody(req);
+    this.bodyComplete = !this.hasBody;
     this.fallback = fallbackEligible(this.path);
-    this.tee = this.fallback && this.hasBody ? new BodyTee(req, context.retryBodyLimit) : null;
-    this.headers = upstreamRequestHeaders(req);
+    this.copy = this.fallback && this.hasBody ? [] : null;
+    this.headerBlock = upstreamHeaderBlock(req);
+    this.requestOptions = { bodyless: this.method === 'HEAD', chunked: req.headers['transfer-encoding'] !== undefined };
   }
 
   start(): void {
     this.res.on('close', () => {
-      if (!this.res.writableFinished) this.abandonUpstream();
+      if (!this.res.writableFinished) this.abandon();
     });
-    this.send(false);
-  }
-
-  private send(replay: boolean): void {
-    const { host, port } = this.target.upstream;
-    const up = http.request({
-      agent: this.context.agent,
-      host,
-      port,
-      method: this.req.method,
-      path: this.path,
-      headers: this.headers,
-      timeout: this.context.timeoutMs,
-    });
-    this.upstream = up;
-    up.on('response', (upRes) => this.onResponse(up, upRes));
-    up.on('error', (err) => this.onError(up, err));
-    up.on('timeout', () => up.destroy(timeoutError()));
-    if (replay) {
-      for (const chunk of this.tee?.chunks ?? []) up.write(chunk);
-      up.end();
-    } else if (this.hasBody) {
-      this.req.pipe(up);
+    const up = this.send();
+    if (this.hasBody) {
+      this.req.on('data', (chunk: Buffer) => this.onRequestData(chunk));
+      this.req.on('end', () => this.onRequestEnd());
     } else {
       up.end();
     }
   }
 
-  private onResponse(up: ClientRequest, upRes: IncomingMessage): void {
-    if (up !== this.upstream) {
-      upRes.resume();
-      return;
-    }
-    if (upRes.statusCode === 404 && this.fallback && !this.fellBack) this.fallBack(up, upRes);
-    else this.relay(up, upRes);
-  }
-
-  /** The first 404's body is never sent: the client gets the retry's answer, or the 404 when the body can't be replayed. */
-  private fallBack(up: ClientRequest, upRes: IncomingMessage): void {
-    const tee = this.tee;
-    if (tee !== null && !tee.complete && !tee.overflowed) {
-      // The upstream answered before the body was all sent; stop feeding it and keep reading only into the copy.
-      this.detached = true;
-      this.req.unpipe(up);
-      this.req.resume();
-    }
-    const proceed = (fits: boolean) => {
-      if (up !== this.upstream) return;
-      if (!fits) {
-        this.relay(up, upRes);
-        return;
-      }
-      upRes.resume();
-      if (this.detached) up.destroy();
-      this.fellBack = true;
-      this.path = `/api${this.path}`;
-      this.send(true);
-    };
-    if (tee === null) proceed(true);
-    else tee.whenSettled(proceed);
-  }
-
-  private relay(up: ClientRequest, upRes: IncomingMessage): void {
-    this.responded = true;
-    const res = this.res;
-    if (upRes.destroyed) {
-      // It broke while held back for the fallback decision.
-      this.onError(up, Object.assign(new Error('upstream response aborted'), { code: 'ECONNRESET' }));
-      return;
-    }
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, clientResponseHeaders(upRes.rawHeaders));
-    upRes.on('error', () => res.destroy());
-    if (this.detached) upRes.on('end', () => up.destroy());
-    upRes.pipe(res);
-  }
-
-  private onError(up: ClientRequest, err: NodeJS.ErrnoException): void {
+  onHead(up: UpstreamRequest, head: ResponseHead): void {
     if (up !== this.upstream) return;
-    // A pooled socket the upstream closed just as it was reused: a bodiless request is safe to send again.
-    if (!this.hasBody && !this.responded && !this.resent && up.reusedSocket && err.code === 'ECONNRESET') {
+    if (head.statusCode === 404 && this.fallback && !this.fellBack) {
+      this.held = { request: up, head, body: [], ended: false };
+      up.pause();
+      if (!this.bodyComplete && !this.overflowed) {
+        // The upstream answered before the body was all sent: stop feeding it, keep reading only into the copy.
+        this.feeding = false;
+        this.detached = true;
+        this.req.resume();
+      }
+      this.decideFallback();
+      return;
+    }
+    this.relayHead(up, head);
+  }
+
+  onBody(up: UpstreamRequest, chunk: Buffer): void {
+    if (up !== this.upstream) return;
+    if (this.held !== null) {
+      this.held.body.push(chunk);
+      return;
+    }
+    if (!this.res.write(chunk) && !this.waitingForDrain) {
+      this.waitingForDrain = true;
+      up.pause();
+      this.res.once('drain', () => {
+        this.waitingForDrain = false;
+        up.resume();
+      });
+    }
+  }
+
+  onEnd(up: UpstreamRequest): void {
+    if (up !== this.upstream) return;
+    if (this.held !== null) {
+      this.held.ended = true;
+      return;
+    }
+    this.res.end();
+    if (this.detached) up.abort();
+  }
+
+  onDrain(up: UpstreamRequest): void {
+    if (up === this.upstream && this.feeding) this.req.resume();
+  }
+
+  onError(up: UpstreamRequest, error: UpstreamError): void {
+    if (up !== this.upstream) return;
+    this.held = null;
+    // A pooled connection the upstream had just closed: nothing reached the instance, so sending again is safe.
+    if (error.stale && !this.resent && !this.res.headersSent && (!this.hasBody || (this.bodyComplete && this.copy !== null))) {
       this.resent = true;
-      this.send(true);
+      this.replay();
       return;
     }
     this.upstream = null;
-    const timedOut = err.code === 'UPSTREAM_TIMEOUT';
+    const timedOut = error.code === 'UPSTREAM_TIMEOUT';
     this.context.logger.warn(
       {
         instanceId: this.target.instanceId,
         label: this.label,
-        method: this.req.method,
+        method: this.method,
         path: pathOnly(this.req.url ?? '/'),
-        code: err.code,
+        code: error.code,
       },
       timedOut ? 'instance upstream timed out' : 'instance upstream failed',
     );
     // Drain what is left of the client's body, or its keep-alive connection would stall behind it.
-    this.req.unpipe(up);
+    this.feeding = false;
     this.req.resume();
     if (this.res.headersSent) this.res.destroy();
     else sendError(this.req, this.res, timedOut ? upstreamTimeout(this.label) : upstreamUnreachable(this.label));
   }
 
-  private abandonUpstream(): void {
+  private send(): UpstreamRequest {
+    const up = this.context.pool.request(
+      this.target.upstream,
+      { head: `${this.method} ${this.path} HTTP/1.1\r\n${this.headerBlock}`, ...this.requestOptions },
+      this,
+    );
+    this.upstream = up;
+    return up;
+  }
+
+  private replay(): void {
+    this.feeding = false;
+    const up = this.send();
+    for (const chunk of this.copy ?? []) up.write(chunk);
+    up.end();
+  }
+
+  private onRequestData(chunk: Buffer): void {
+    if (this.copy !== null) {
+      this.copySize += chunk.length;
+      if (this.copySize > this.context.retryBodyLimit) {
+        this.copy = null;
+        this.overflowed = true;
+        this.decideFallback();
+      } else {
+        this.copy.push(chunk);
+      }
+    }
+    const up = this.upstream;
+    if (this.feeding && up !== null && !up.write(chunk)) this.req.pause();
+  }
+
+  private onRequestEnd(): void {
+    this.bodyComplete = true;
+    if (this.feeding) this.upstream?.end();
+    this.decideFallback();
+  }
+
+  /** The first 404's body is never sent: the client gets the retry's answer, or the 404 when the body can't be replayed. */
+  private decideFallback(): void {
+    const held = this.held;
+    if (held === null || (!this.overflowed && !this.bodyComplete)) return;
+    this.held = null;
+    if (this.overflowed) {
+      this.relayHead(held.request, held.head);
+      for (const chunk of held.body) this.onBody(held.request, chunk);
+      if (held.ended) this.onEnd(held.request);
+      else if (!this.waitingForDrain) held.request.resume();
+      return;
+    }
+    // An attempt whose body was cut off is closed; one that got it all finishes quietly and its connection is reused.
+    if (this.detached) held.request.abort();
+    else held.request.resume();
+    this.fellBack = true;
+    this.path = `/api${this.path}`;
+    this.replay();
+  }
+
+  private relayHead(up: UpstreamRequest, head: ResponseHead): void {
+    try {
+      this.res.writeHead(head.statusCode, head.statusMessage, clientResponseHeaders(head.rawHeaders, head.chunked));
+    } catch {
+      // Node refuses some fields a lenient upstream may send (e.g. a status text with control characters).
+      up.abort();
+      this.onError(up, new UpstreamError('response head not acceptable', 'UPSTREAM_BAD_RESPONSE', false));
+    }
+  }
+
+  private abandon(): void {
     const up = this.upstream;
     this.upstream = null;
-    up?.destroy();
+    this.held = null;
+    this.feeding = false;
+    up?.abort();
   }
 }
 

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HostRouter, type RouteTarget } from '../../src/routing/host-router.js';
-import { call, collect, deadPort, listen, readBody, signal, within, type Loopback } from './loopback.js';
+import { call, collect, deadPort, listen, rawServer, readBody, signal, within, type Loopback } from './loopback.js';
 
 const MiB = 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 0x61);
@@ -481,3 +481,102 @@ describe('HostRouter', () => {
     });
   });
 });
+
+describe('HostRouter with unusual upstreams', () => {
+  const trickle = async (socket: Socket, wire: string) => {
+    for (const byte of Buffer.from(wire, 'latin1')) {
+      socket.write(Buffer.of(byte));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+
+  let raw: Awaited<ReturnType<typeof rawServer>>;
+  let edge: Loopback;
+  let router: HostRouter;
+
+  beforeAll(async () => {
+    raw = await rawServer((socket, index, head) => {
+      const path = head.split(' ')[1];
+      switch (path) {
+        case '/trickled-chunks':
+          void trickle(socket, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n');
+          return;
+        case '/until-close':
+          socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nread me to the end');
+          return;
+        case '/early-hints':
+          socket.write('HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal');
+          return;
+        case '/garbage':
+          socket.write('HTTP/1.1 200 OK\r\nthis is not a header\r\n\r\n');
+          return;
+        case '/head':
+          socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1234\r\nX-Head: yes\r\n\r\n');
+          return;
+        case '/flaky':
+          // The first request on a connection is answered; any later one finds the connection reset, as when a
+          // keep-alive connection is closed by the upstream just as the router reuses it.
+          if (index === 0) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh');
+          else socket.resetAndDestroy();
+          return;
+        default:
+          socket.write('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+      }
+    });
+    router = new HostRouter({ rootDomain: 'localhost', logger: recordingLogger() });
+    router.setTable(
+      new Map<string, RouteTarget>([
+        ['odd', { instanceId: 'i-o', subdomain: 'odd', state: 'running', upstream: { host: '127.0.0.1', port: raw.port } }],
+      ]),
+    );
+    edge = await front(router);
+  });
+
+  afterAll(async () => {
+    router.close();
+    await edge.close();
+    await raw.close();
+  });
+
+  const get = (path: string, method = 'GET') => call({ port: edge.port, host: 'odd.localhost', path, method });
+
+  it('passes on a chunked body that arrives a byte at a time', async () => {
+    const reply = await get('/trickled-chunks');
+    expect(reply.status).toBe(200);
+    expect(reply.text).toBe('abcdefg');
+  });
+
+  it('passes on a body delimited by the upstream closing', async () => {
+    const reply = await get('/until-close');
+    expect(reply.status).toBe(200);
+    expect(reply.text).toBe('read me to the end');
+  });
+
+  it('skips interim responses and passes on the final one', async () => {
+    const reply = await get('/early-hints');
+    expect(reply.status).toBe(200);
+    expect(reply.text).toBe('final');
+  });
+
+  it('answers 502 for a malformed upstream response', async () => {
+    expect((await get('/garbage')).status).toBe(502);
+  });
+
+  it('answers HEAD with the upstream headers and no body', async () => {
+    const reply = await get('/head', 'HEAD');
+    expect(reply.status).toBe(200);
+    expect(reply.headers['content-length']).toBe('1234');
+    expect(reply.headers['x-head']).toBe('yes');
+    expect(reply.body.length).toBe(0);
+  });
+
+  it('sends a bodiless request again when a reused connection turns out dead', async () => {
+    expect((await get('/flaky')).text).toBe('fresh');
+    const before = raw.connections();
+    const reply = await get('/flaky');
+    expect(reply.status).toBe(200);
+    expect(reply.text).toBe('fresh');
+    expect(raw.connections()).toBe(before + 1);
+  });
+});
+

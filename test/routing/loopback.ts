@@ -1,5 +1,5 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type RequestListener } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 
 export interface Loopback {
   readonly server: http.Server;
@@ -102,3 +102,39 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   });
   return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
 }
+
+/** A server speaking raw bytes, for upstream behaviour `node:http` would never produce. */
+export async function rawServer(onRequest: (socket: net.Socket, requestIndex: number, head: string) => void) {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let pending = '';
+    let index = 0;
+    socket.on('data', (data) => {
+      pending += data.toString('latin1');
+      let end = pending.indexOf('\r\n\r\n');
+      while (end !== -1) {
+        const head = pending.slice(0, end);
+        pending = pending.slice(end + 4);
+        onRequest(socket, index, head);
+        index += 1;
+        end = pending.indexOf('\r\n\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
