@@ -156,7 +156,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   };
   const instanceRepo = new InstanceRepository(db);
   const templates = new TemplateService(db, audit);
-  const instances = new InstanceService(instanceRepo, projects, templates, audit, driver, new SecretBox(config.sessionSecret, 'instance-secrets'), { dataPath: config.dataPath, publicUrl: config.publicUrl, rootDomain: config.rootDomain, layout }, app.log);
+  const instances = new InstanceService(instanceRepo, projects, templates, audit, driver, new SecretBox(config.sessionSecret, 'instance-secrets'), { dataPath: config.dataPath, publicUrl: config.publicUrl, rootDomain: config.rootDomain, layout, paletteCatalogues: config.paletteCatalogues }, app.log);
   const launch = new LaunchService(db, instances, instanceRepo, audit, clock);
 
   const router = new HostRouter({ rootDomain: config.rootDomain, logger: app.log });

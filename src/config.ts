@@ -23,6 +23,8 @@ export interface Config {
   authRateLimit: number;
   /** log2 of scrypt's N for new password hashes. */
   passwordHashCost: number;
+  /** Palette catalogues the editors fetch; [] on networks that cannot reach them. */
+  paletteCatalogues: string[];
   /** On a clean manager shutdown: stop instances, or leave them for the next manager to adopt. */
   instancesOnShutdown: 'stop' | 'leave';
 }
@@ -119,6 +121,7 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     logLevel,
     authRateLimit: int('AUTH_RATE_LIMIT', 10, 1, 100_000),
     passwordHashCost: int('PASSWORD_HASH_COST', 16, 10, 20),
+    paletteCatalogues: str('PALETTE_CATALOGUES', 'https://catalogue.nodered.org/catalogue.json') === 'none' ? [] : str('PALETTE_CATALOGUES', 'https://catalogue.nodered.org/catalogue.json').split(',').map((u) => u.trim()).filter(Boolean),
     instancesOnShutdown: oneOf('INSTANCES_ON_SHUTDOWN', ['stop', 'leave'] as const, 'stop'),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -70,6 +70,7 @@ export interface InstanceServiceOptions {
   publicUrl: string;
   rootDomain: string;
   layout: RuntimeLayout;
+  paletteCatalogues: string[];
 }
 
 export interface InstanceStatus {
@@ -475,6 +476,7 @@ export class InstanceService {
       dashboardUrl: this.options.publicUrl,
       runtimeDir: layout.runtimeDir,
       memoryMb: row.memory_mb,
+      catalogues: this.options.paletteCatalogues,
     });
     const env: Record<string, string> = {
       ...row.env,

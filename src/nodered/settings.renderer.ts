@@ -10,6 +10,8 @@ export interface NodeRedSettingsInput {
   dashboardUrl: string;
   runtimeDir: string;
   memoryMb?: number;
+  /** Palette catalogue URLs the editor may fetch; an empty list hides the catalogue (closed networks). */
+  catalogues?: string[];
 }
 
 /**
@@ -118,7 +120,10 @@ module.exports = {
     },
     projects: {
       enabled: false,
-    },
+    },${input.catalogues ? `
+    palette: {
+      catalogues: ${js(input.catalogues)},
+    },` : ''}
     tours: false,
   },
 
