@@ -101,7 +101,16 @@ export class HostRouter {
     const target = this.table.get(kind);
     if (target === undefined) sendError(req, res, instanceNotFound(kind));
     else if (target.state !== 'running') sendError(req, res, instanceUnavailable(kind, target.state));
-    else new HttpExchange(this.context, req, res, target, kind).start();
+    else {
+      try {
+        new HttpExchange(this.context, req, res, target, kind).start();
+      } catch (err) {
+        // E.g. a table entry with an impossible port: a bad route must cost one request, never the process.
+        this.context.logger.error({ err, instanceId: target.instanceId, label: kind }, 'instance proxy failed');
+        if (res.headersSent) res.destroy();
+        else sendError(req, res, upstreamUnreachable(kind));
+      }
+    }
     return true;
   }
 
@@ -115,7 +124,14 @@ export class HostRouter {
     const target = this.table.get(kind);
     if (target === undefined) sendErrorOnSocket(req, socket, instanceNotFound(kind));
     else if (target.state !== 'running') sendErrorOnSocket(req, socket, instanceUnavailable(kind, target.state));
-    else new UpgradeExchange(this.context, req, socket, head, target, kind).start();
+    else {
+      try {
+        new UpgradeExchange(this.context, req, socket, head, target, kind).start();
+      } catch (err) {
+        this.context.logger.error({ err, instanceId: target.instanceId, label: kind }, 'instance upgrade failed');
+        sendErrorOnSocket(req, socket, upstreamUnreachable(kind));
+      }
+    }
     return true;
   }
 
@@ -451,7 +467,8 @@ class UpgradeExchange {
       upRes.resume();
       return;
     }
-    const headers = clientResponseHeaders(upRes.rawHeaders);
+    // The body goes out decoded and ends with the connection, so the upstream's framing fields don't apply.
+    const headers = clientResponseHeaders(upRes.rawHeaders, true);
     headers.push('Connection', 'close');
     client.write(statusHead(upRes, headers));
     upRes.on('error', () => client.destroy());

@@ -129,7 +129,10 @@ describe('HostRouter', () => {
   beforeAll(async () => {
     upstream = await listen((req, res) => void upstreamApp(req, res));
     upstream.server.on('connection', () => (upstreamConnections += 1));
-    wss = new WebSocketServer({ server: upstream.server });
+    wss = new WebSocketServer({
+      server: upstream.server,
+      verifyClient: (info, done) => (info.req.url === '/forbidden' ? done(false, 403, 'Forbidden') : done(true)),
+    });
     wss.on('connection', (ws, req) => {
       ws.on('message', (data) => ws.send(`${req.url}|${req.headers.host}|${String(data)}`));
     });
@@ -248,6 +251,20 @@ describe('HostRouter', () => {
       const dropped = await call({ port: edge.port, host: host('alpha'), path: '/crash', method: 'POST', body: 'x' });
       expect(dropped.status).toBe(502);
       expect(JSON.stringify(logger.warnings)).not.toContain('s3cret');
+    });
+
+    it('answers 502 and logs an error for a route to an impossible port', async () => {
+      const log = recordingLogger();
+      const broken = new HostRouter({ rootDomain: 'localhost', logger: log });
+      broken.setTable(new Map([['bad', running('i-x', 'bad', 70_000)]]));
+      const gate = await front(broken);
+      try {
+        expect((await call({ port: gate.port, host: 'bad.localhost', path: '/' })).status).toBe(502);
+        expect(log.warnings.map((w) => w.msg)).toContain('instance proxy failed');
+      } finally {
+        broken.close();
+        await gate.close();
+      }
     });
 
     it('cuts the client off, rather than hanging, when the upstream dies mid-response', async () => {
@@ -451,10 +468,10 @@ describe('HostRouter', () => {
       expect(await echo('/api/ws/feed?x=1')).toBe(`/api/ws/feed?x=1|${host('alpha')}|ping`);
     });
 
-    const refusal = (label: string) =>
+    const refusal = (label: string, path = '/comms') =>
       within(
         new Promise<number>((resolve, reject) => {
-          const ws = open('/comms', label);
+          const ws = open(path, label);
           ws.on('unexpected-response', (_req, res) => {
             resolve(res.statusCode ?? 0);
             ws.terminate();
@@ -470,6 +487,28 @@ describe('HostRouter', () => {
       expect(await refusal('nobody')).toBe(404);
       expect(await refusal('sleepy')).toBe(503);
       expect(await refusal('gone')).toBe(502);
+    });
+
+    it("passes on the upstream's own refusal of an upgrade", async () => {
+      expect(await refusal('alpha', '/forbidden')).toBe(403);
+    });
+
+    it('keeps an established WebSocket open past the upstream timeout', async () => {
+      const impatient = new HostRouter({ rootDomain: 'localhost', logger: recordingLogger(), upstreamTimeoutMs: 200 });
+      impatient.setTable(new Map([['alpha', running('i-a', 'alpha', upstream.port)]]));
+      const gate = await front(impatient);
+      const ws = new WebSocket(`ws://127.0.0.1:${gate.port}/comms`, { headers: { host: 'alpha.localhost' } });
+      try {
+        await within(new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)), 20_000, 'ws open');
+        await new Promise((resolve) => setTimeout(resolve, 800));
+        const answer = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))));
+        ws.send('still here');
+        expect(await within(answer, 20_000, 'ws echo after quiet')).toBe('/comms|alpha.localhost|still here');
+      } finally {
+        ws.close();
+        impatient.close();
+        await gate.close();
+      }
     });
 
     it('closes the client side when the upstream side goes away', async () => {
