@@ -42,6 +42,15 @@ import { EmbeddedBroker } from './mqtt/embedded-broker.js';
 import { MqttAuthService } from './mqtt/mqtt-auth.service.js';
 import { mqttRoutes } from './mqtt/mqtt.routes.js';
 import { RouteTableSync } from './routing/route-table.js';
+import { SnapshotRepository } from './snapshots/snapshot.repository.js';
+import { SnapshotService } from './snapshots/snapshot.service.js';
+import { snapshotRoutes } from './snapshots/snapshot.routes.js';
+import { HttpRuntimeAdmin } from './snapshots/runtime-admin.client.js';
+import { NpmModuleInstaller } from './snapshots/module-installer.js';
+import { BackupRepository } from './backups/backup.repository.js';
+import { BackupService } from './backups/backup.service.js';
+import { BackupScheduler } from './backups/backup.scheduler.js';
+import { backupRoutes } from './backups/backup.routes.js';
 
 export interface AppDeps {
   db: Db;
@@ -62,7 +71,7 @@ export interface Openflow {
   app: App;
   config: Config;
   log: FastifyBaseLogger;
-  services: { auth: AuthService; projects: ProjectService; audit: AuditService; instances: InstanceService; launch: LaunchService; templates: TemplateService; mqtt: MqttAuthService };
+  services: { auth: AuthService; projects: ProjectService; audit: AuditService; instances: InstanceService; launch: LaunchService; templates: TemplateService; mqtt: MqttAuthService; snapshots: SnapshotService; backups: BackupService; backupScheduler: BackupScheduler };
   /** The embedded broker's TCP port (or the configured external broker port). */
   mqttPort: number;
   router: HostRouter;
@@ -98,7 +107,7 @@ function createDriver(config: Config, log: FastifyBaseLogger): InstanceDriver {
     nodeRedBin: path.join(projectRoot(), 'node_modules', 'node-red', 'red.js'),
     portRange: config.portRange,
     runDir: path.join(config.dataPath, 'run'),
-    crash: { maxCrashes: 5, windowMs: 5 * 60_000, backoffMs: [1_000, 2_000, 5_000, 10_000, 30_000] },
+    crash: { maxCrashes: config.crashBackoffMs.length, windowMs: config.crashWindowMs, backoffMs: config.crashBackoffMs },
     onClose: config.instancesOnShutdown,
     logger: log,
   });
@@ -158,6 +167,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   const templates = new TemplateService(db, audit);
   const instances = new InstanceService(instanceRepo, projects, templates, audit, driver, new SecretBox(config.sessionSecret, 'instance-secrets'), { dataPath: config.dataPath, publicUrl: config.publicUrl, rootDomain: config.rootDomain, layout, paletteCatalogues: config.paletteCatalogues }, app.log);
   const launch = new LaunchService(db, instances, instanceRepo, audit, clock);
+  const snapshots = new SnapshotService(new SnapshotRepository(db), instances, instanceRepo, projects, audit, new SecretBox(config.sessionSecret, 'snapshot-credentials'), new HttpRuntimeAdmin(), new NpmModuleInstaller(), clock, app.log);
+  const backupRepo = new BackupRepository(db);
+  const backups = new BackupService(backupRepo, instances, audit, clock, { dataPath: config.dataPath }, app.log);
+  const backupScheduler = new BackupScheduler(db, backupRepo, backups, clock, { intervalMs: 60_000 }, app.log);
 
   const router = new HostRouter({ rootDomain: config.rootDomain, logger: app.log });
   const routes = new RouteTableSync(instanceRepo, (t) => router.setTable(t), (err) => app.log.error({ err }, 'route table refresh failed'));
@@ -210,6 +223,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   await app.register(projectRoutes, { projects });
   await app.register(auditRoutes, { audit });
   await app.register(instanceRoutes, { instances, templates, launch });
+  await app.register(snapshotRoutes, { snapshots });
+  await app.register(backupRoutes, { backups, scheduler: backupScheduler });
   await app.register(mqttRoutes, { mqtt, brokerUrl });
   app.get('/api/docs/json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(dashboardPlugin, { distDir: path.join(projectRoot(), 'web', 'dist') });
@@ -219,7 +234,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
     app,
     config,
     log: app.log,
-    services: { auth, projects, audit, instances, launch, templates, mqtt },
+    services: { auth, projects, audit, instances, launch, templates, mqtt, snapshots, backups, backupScheduler },
     mqttPort,
     router,
     async listen() {

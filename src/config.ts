@@ -27,6 +27,9 @@ export interface Config {
   paletteCatalogues: string[];
   /** On a clean manager shutdown: stop instances, or leave them for the next manager to adopt. */
   instancesOnShutdown: 'stop' | 'leave';
+  /** Supervision: restart delays after successive crashes; as many crashes within the window put an instance in error. */
+  crashBackoffMs: number[];
+  crashWindowMs: number;
 }
 
 export class ConfigError extends Error {
@@ -84,6 +87,15 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     return value;
   };
 
+  const backoff = () => {
+    const raw = str('INSTANCE_CRASH_BACKOFF_MS', '1000,2000,5000,10000,30000');
+    const list = raw.split(',').map((v) => Number(v.trim()));
+    if (list.length < 1 || list.length > 20 || list.some((n) => !Number.isInteger(n) || n < 0 || n > 600_000)) {
+      problems.push(`INSTANCE_CRASH_BACKOFF_MS must be 1-20 comma-separated delays in ms (got "${raw}")`);
+      return [1000];
+    }
+    return list;
+  };
   const port = int('PORT', 4071, 0, 65535);
   const host = str('HOST', '127.0.0.1');
   const dataPath = path.resolve(cwd, str('DATA_PATH', './data'));
@@ -122,6 +134,8 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     authRateLimit: int('AUTH_RATE_LIMIT', 10, 1, 100_000),
     passwordHashCost: int('PASSWORD_HASH_COST', 16, 10, 20),
     paletteCatalogues: str('PALETTE_CATALOGUES', 'https://catalogue.nodered.org/catalogue.json') === 'none' ? [] : str('PALETTE_CATALOGUES', 'https://catalogue.nodered.org/catalogue.json').split(',').map((u) => u.trim()).filter(Boolean),
+    crashBackoffMs: backoff(),
+    crashWindowMs: int('INSTANCE_CRASH_WINDOW_MS', 300_000, 1_000, 86_400_000),
     instancesOnShutdown: oneOf('INSTANCES_ON_SHUTDOWN', ['stop', 'leave'] as const, 'stop'),
   };
   if (problems.length > 0) throw new ConfigError(problems);

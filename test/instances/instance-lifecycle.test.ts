@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../helpers/app.helper.js';
 import { ApiClient, newUser } from '../helpers/http.helper.js';
-import { secretsOf, viaRouter as routed, waitFor } from '../helpers/instance.helper.js';
+import { createRunning, deployFlows, secretsOf, viaRouter as routed, waitFor } from '../helpers/instance.helper.js';
 
 function alive(pid: number): boolean {
   try {
@@ -23,7 +23,7 @@ describe('instances as real Node-RED runtimes', () => {
 
   beforeAll(async () => {
     const base = 20000 + Math.floor(Math.random() * 20000);
-    t = await startTestApp({ env: { PORT_RANGE_START: String(base), PORT_RANGE_END: String(base + 40) } });
+    t = await startTestApp({ env: { PORT_RANGE_START: String(base), PORT_RANGE_END: String(base + 40), INSTANCE_CRASH_BACKOFF_MS: '200,200,200,200,200' } });
     owner = (await newUser(t.url, undefined, 'inst')).client;
     pid = (await owner.get('/api/projects')).body.items[0].id;
   });
@@ -122,6 +122,24 @@ describe('instances as real Node-RED runtimes', () => {
     expect((await viaRouter('crashy', '/flows')).status).toBe(401);
     const audit = (await owner.get(`/api/audit?projectId=${pid}&action=instance.crash`)).body.items;
     expect(audit.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('puts a crash-looping instance in error with the crash in errorMessage', { timeout: 150_000 }, async () => {
+    const { id, magic } = await createRunning(t, owner, pid, 'looper');
+    const crasher = [
+      { id: 't1', type: 'tab', label: 'crash' },
+      { id: 'inj', type: 'inject', z: 't1', props: [{ p: 'payload' }], once: true, onceDelay: '0.1', repeat: '', payload: '', payloadType: 'date', wires: [['fn']] },
+      { id: 'fn', type: 'function', z: 't1', func: "node.error('boom-from-a-flow'); return msg;", outputs: 1, wires: [['ex']] },
+      // The function sandbox catches exceptions, so the flow kills its own runtime the way a native crash would.
+      { id: 'ex', type: 'exec', z: 't1', command: 'sleep 0.2; kill -KILL $PPID', addpay: '', append: '', useSpawn: 'false', timer: '', winHide: false, oldrc: false, wires: [[], [], []] },
+    ];
+    await deployFlows(t, 'looper', magic, crasher);
+    const failed = await waitFor('error state', async () => {
+      const i = (await owner.get(`/api/instances/${id}`)).body;
+      return i.state === 'error' ? i : null;
+    }, 120_000);
+    expect(failed.errorMessage).toContain('boom-from-a-flow');
+    expect((await viaRouter('looper', '/', { headers: { accept: 'application/json' } })).status).toBe(503);
   });
 
   it('serializes transitions: a second start while starting is refused with 409', async () => {
