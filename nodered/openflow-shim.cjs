@@ -25,6 +25,8 @@ function takeSecret(env, name) {
 const magicToken = takeSecret(process.env, 'OPENFLOW_MAGIC_TOKEN');
 const instanceSecret = takeSecret(process.env, 'OPENFLOW_INSTANCE_SECRET');
 const authUrl = process.env.OPENFLOW_AUTH_URL || null;
+const managerUrl = process.env.OPENFLOW_MANAGER_URL || null;
+const instanceId = process.env.OPENFLOW_INSTANCE_ID || null;
 
 function digest(value) {
   return crypto.createHash('sha256').update(value, 'utf8').digest();
@@ -385,4 +387,47 @@ function createShim(options) {
   return { tokens, httpAdminMiddleware, guardUpgrade, installUpgradeGuard };
 }
 
-module.exports = { createShim, tokens };
+const MANAGER_PATH = /^[A-Za-z0-9_-]+(?:\/[A-Za-z0-9_-]+)*$/;
+
+// Openflow's own editor plugin calls the manager as this instance. It gets this function, never the secret: the
+// secret left process.env above, and flows cannot require modules by path. Only this instance's internal API is
+// reachable, and the path is checked so `..` or a query cannot widen that.
+async function callManager(method, subPath, body, timeoutMs) {
+  if (managerUrl === null || instanceId === null || instanceSecret === null) {
+    return { status: 503, body: { code: 'manager_unavailable', message: 'This instance has no Openflow manager to call' } };
+  }
+  if (typeof subPath !== 'string' || !MANAGER_PATH.test(subPath)) {
+    throw new TypeError(`not a manager path: ${subPath}`);
+  }
+  const query =
+    method === 'GET' && body !== null && typeof body === 'object'
+      ? Object.entries(body)
+          .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+          .join('&')
+      : '';
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs || 120_000);
+  let response;
+  let text;
+  try {
+    response = await fetch(`${managerUrl}/api/internal/instances/${encodeURIComponent(instanceId)}/${subPath}${query === '' ? '' : `?${query}`}`, {
+      method,
+      headers: { authorization: `Bearer ${instanceSecret}`, ...(method === 'GET' ? {} : { 'content-type': 'application/json' }) },
+      body: method === 'GET' ? undefined : JSON.stringify(body === undefined ? {} : body),
+      redirect: 'error',
+      signal: controller.signal,
+    });
+    text = await response.text();
+  } finally {
+    clearTimeout(timer);
+  }
+  let parsed = null;
+  try {
+    parsed = text === '' ? null : JSON.parse(text);
+  } catch {
+    parsed = { code: 'bad_gateway', message: 'The manager sent an unreadable answer' };
+  }
+  return { status: response.status, body: parsed };
+}
+
+module.exports = { createShim, tokens, callManager };
