@@ -47,11 +47,9 @@ export interface EmbeddedBrokerOptions {
 interface AedesClientInternals {
   /** Writable so the id can be scoped to the tenant before the session is looked up or registered. */
   id: string;
-  /** Set once CONNACK is written: the only reliable way to tell a session restore from a live SUBSCRIBE. */
-  connackSent: boolean;
   /** Keyed by (mounted) topic filter. */
   subscriptions: Record<string, { qos: AedesPublishPacket['qos'] } | undefined>;
-  /** The mqtt-packet parser feeding the client; UNSUBSCRIBE has no aedes hook, so it is rewritten here. */
+  /** The mqtt-packet parser feeding the client, where SUBSCRIBE and UNSUBSCRIBE filters get mounted. */
   _parser: EventEmitter;
   pause(): void;
 }
@@ -67,6 +65,7 @@ interface ConnectionState {
 
 interface ParsedPacket {
   cmd: string;
+  subscriptions?: Array<{ topic: string }>;
   unsubscriptions?: string[];
 }
 
@@ -80,6 +79,14 @@ function notAuthorized(): AuthenticateError {
 
 function isSharedSubscription(filter: string): boolean {
   return filter.startsWith('$share/') || filter.startsWith('$queue/');
+}
+
+/**
+ * Shared-subscription filters stay unmounted: they are refused, and aedes may still persist a refused filter along
+ * with the accepted ones of the same packet, where an unmounted `$share/...` can match no client's topic.
+ */
+function mountFilter(mount: string, filter: string): string {
+  return isSharedSubscription(filter) ? filter : mount + filter;
 }
 
 function isPublishTopic(topic: string): boolean {
@@ -231,7 +238,8 @@ export class EmbeddedBroker {
       if (state.username !== null) this.clientsByUser.get(state.username)?.delete(client);
     });
     internals(client)._parser.prependListener('packet', (packet: ParsedPacket) => {
-      if (packet.cmd === 'unsubscribe') this.mountUnsubscribe(state, packet);
+      if (packet.cmd === 'subscribe') mountSubscribe(state, packet);
+      else if (packet.cmd === 'unsubscribe') mountUnsubscribe(state, packet);
     });
   }
 
@@ -326,6 +334,7 @@ export class EmbeddedBroker {
     done(null);
   }
 
+  /** Filters arrive mounted: from the parser patch for SUBSCRIBE, from persistence on session restore. */
   private authorizeSubscribe(
     client: Client,
     sub: Subscription,
@@ -337,29 +346,20 @@ export class EmbeddedBroker {
       done(null, null);
       return;
     }
-    if (!internals(client).connackSent) {
-      // Session restore: aedes re-authorizes subscriptions read back from persistence, which are already mounted.
-      if (sub.topic.startsWith(mount)) {
-        done(null, sub);
-      } else {
-        this.logger.warn({ clientId: client.id, topic: sub.topic }, 'MQTT persisted subscription outside the mountpoint dropped');
-        done(null, null);
-      }
-      return;
-    }
     if (isSharedSubscription(sub.topic)) {
       this.logger.warn(
         { clientId: client.id, username: state.username, topic: sub.topic },
         'MQTT subscription refused: shared subscriptions ($share/, $queue/) are not supported by the embedded broker',
       );
-      queueMicrotask(() => done(null, null));
+      done(null, null);
       return;
     }
-    // In place: aedes reads retained messages and persists sessions from the packet's own subscription objects.
-    sub.topic = mount + sub.topic;
-    // Deferred so every filter of a multi-topic SUBSCRIBE is mounted before aedes persists the packet's whole
-    // subscription list, which it does as soon as the first filter is authorized.
-    queueMicrotask(() => done(null, sub));
+    if (!sub.topic.startsWith(mount)) {
+      this.logger.warn({ clientId: client.id, topic: sub.topic }, 'MQTT subscription outside the mountpoint refused');
+      done(null, null);
+      return;
+    }
+    done(null, sub);
   }
 
   private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
@@ -368,7 +368,7 @@ export class EmbeddedBroker {
     // aedes caps QoS by an exact-match subscription after this hook, looking it up by the (by then unmounted)
     // topic; do it here with the mounted one. Packets already carrying a message id are session-queue redeliveries,
     // which aedes never caps and which must stay acknowledgeable.
-    if (packet.messageId === undefined) {
+    if (packet.qos > 0 && packet.messageId === undefined) {
       const sub = internals(client).subscriptions[packet.topic];
       if (sub && sub.qos < packet.qos) packet.qos = sub.qos;
     }
@@ -376,26 +376,50 @@ export class EmbeddedBroker {
     packet.topic = packet.topic.slice(mount.length);
     return packet;
   }
+}
 
-  /**
-   * aedes has no hook for UNSUBSCRIBE, so filters are mounted on the parsed packet. Lazily: packets pipelined behind
-   * CONNECT are parsed before authentication has chosen the mountpoint, and handled only after it.
-   */
-  private mountUnsubscribe(state: ConnectionState, packet: ParsedPacket): void {
-    const filters = packet.unsubscriptions ?? [];
-    let mounted: string[] | null = null;
-    Object.defineProperty(packet, 'unsubscriptions', {
-      configurable: true,
-      enumerable: true,
-      get: () => {
-        if (mounted === null) {
-          const mount = state.mount;
-          mounted = mount === null ? [] : filters.map((filter) => mount + filter);
-        }
-        return mounted;
-      },
-    });
-  }
+/**
+ * SUBSCRIBE filters are mounted on the parsed packet rather than in authorizeSubscribe: aedes persists the packet's
+ * whole filter list as soon as its first filter is authorized, and reads retained messages from the same objects.
+ * Lazily, because packets pipelined behind CONNECT are parsed before authentication has chosen the mountpoint, and
+ * handled only after it. aedes reads the list before assigning its de-duplicated copy, whose entries are then mounted.
+ */
+function mountSubscribe(state: ConnectionState, packet: ParsedPacket): void {
+  let subscriptions = packet.subscriptions ?? [];
+  let mounted = false;
+  Object.defineProperty(packet, 'subscriptions', {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      if (!mounted) {
+        mounted = true;
+        // Without a mountpoint the filters stay as they are, and authorizeSubscribe refuses them.
+        const mount = state.mount;
+        if (mount !== null) for (const sub of subscriptions) sub.topic = mountFilter(mount, sub.topic);
+      }
+      return subscriptions;
+    },
+    set: (value: Array<{ topic: string }>) => {
+      subscriptions = value;
+    },
+  });
+}
+
+/** aedes has no hook for UNSUBSCRIBE at all; mounted the same lazy way. */
+function mountUnsubscribe(state: ConnectionState, packet: ParsedPacket): void {
+  const filters = packet.unsubscriptions ?? [];
+  let mounted: string[] | null = null;
+  Object.defineProperty(packet, 'unsubscriptions', {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      if (mounted === null) {
+        const mount = state.mount;
+        mounted = mount === null ? [] : filters.map((filter) => mountFilter(mount, filter));
+      }
+      return mounted;
+    },
+  });
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddedBroker, type BrokerAuthenticator } from '../../src/mqtt/embedded-broker.js';
@@ -202,6 +202,24 @@ describe('EmbeddedBroker: project isolation', () => {
     const reasons = h.logger.entries.filter((e) => e.level === 'warn' && e.msg.includes('shared subscriptions'));
     expect(reasons.map((e) => (e.fields as { topic: string }).topic).sort()).toEqual(['$queue/t', '$share/g/t']);
   });
+
+  it('keeps a refused $share/ filter out of a persistent session restored later', async () => {
+    const c = await h.connect('a1', 'pa1', { clientId: 'shared-persist', clean: false });
+    expect(await subackCodes(c.client, ['$share/g/t', 'ok/#'], 1)).toEqual([128, 1]);
+    await end(c.client);
+    const pub = await h.connect('a2', 'pa2');
+    await subscribe(pub.client, '#', 1);
+    await publish(pub.client, '$share/g/t', 'shared-topic', { qos: 1 });
+    await publish(pub.client, 'ok/1', 'ok', { qos: 1 });
+    await pub.inbox.waitFor((ms) => ms.length >= 2, 'both witness messages');
+
+    const back = await h.connect('a1', 'pa1', { clientId: 'shared-persist', clean: false });
+    expect(back.sessionPresent).toBe(true);
+    await subscribe(back.client, 'fence/#');
+    await back.inbox.waitForPayload('ok');
+    await fence(A, back.inbox);
+    expect(withoutFences(back.inbox)).toEqual([{ topic: 'ok/1', payload: 'ok', retain: false, qos: 1 }]);
+  });
 });
 
 describe('EmbeddedBroker: client ids and sessions', () => {
@@ -356,6 +374,105 @@ describe('EmbeddedBroker: server side', () => {
     } finally {
       await broker.close();
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+});
+
+/** Minimal MQTT 3.1.1 encoding, to send packets back to back without waiting for CONNACK as mqtt.js does. */
+function frame(firstByte: number, body: Buffer): Buffer {
+  const length: number[] = [];
+  let n = body.length;
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    length.push(byte);
+  } while (n > 0);
+  return Buffer.concat([Buffer.from([firstByte, ...length]), body]);
+}
+const str = (s: string) => {
+  const b = Buffer.from(s);
+  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+};
+const id = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+const rawConnect = (clientId: string, username: string, password: string) =>
+  frame(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(username), str(password)]));
+const rawSubscribe = (messageId: number, filter: string) => frame(0x82, Buffer.concat([id(messageId), str(filter), Buffer.from([0])]));
+const rawUnsubscribe = (messageId: number, filter: string) => frame(0xa2, Buffer.concat([id(messageId), str(filter)]));
+const rawPublish = (topic: string, payload: string) => frame(0x30, Buffer.concat([str(topic), Buffer.from(payload)]));
+
+interface RawPacket {
+  type: number;
+  body: Buffer;
+}
+
+function parseFrames(data: Buffer): RawPacket[] {
+  const packets: RawPacket[] = [];
+  let offset = 0;
+  while (offset + 2 <= data.length) {
+    let length = 0;
+    let multiplier = 1;
+    let cursor = offset + 1;
+    let byte: number;
+    do {
+      byte = data[cursor++] ?? 0;
+      length += (byte & 0x7f) * multiplier;
+      multiplier *= 128;
+    } while (byte & 0x80);
+    if (cursor + length > data.length) break;
+    packets.push({ type: (data[offset] ?? 0) >> 4, body: data.subarray(cursor, cursor + length) });
+    offset = cursor + length;
+  }
+  return packets;
+}
+
+describe('EmbeddedBroker: packets pipelined behind CONNECT', () => {
+  it('mounts subscriptions, publishes and unsubscriptions sent before CONNACK', async () => {
+    const watcher = await h.connect('a2', 'pa2');
+    await subscribe(watcher.client, 'pipe/#');
+    const socket = connect(h.port, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => (received = Buffer.concat([received, chunk])));
+    await once(socket, 'connect');
+    try {
+      socket.write(
+        Buffer.concat([
+          rawConnect('piped', 'a1', 'pa1'),
+          rawSubscribe(1, 'pipe/#'),
+          rawPublish('pipe/1', 'one'),
+          rawUnsubscribe(2, 'pipe/#'),
+          rawSubscribe(3, 'fence/#'),
+          rawPublish('pipe/2', 'two'),
+        ]),
+      );
+      await watcher.inbox.waitForPayload('two');
+      const deadline = Date.now() + 20_000;
+      const packets = () => parseFrames(received);
+      while (!packets().some((p) => p.type === 9 && p.body.readUInt16BE(0) === 3) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const marker = `fence-${randomUUID()}`;
+      await h.broker.publish(`${A}pipe/3`, 'after-unsubscribe');
+      await h.broker.publish(`${A}fence/x`, marker);
+      while (!received.includes(marker) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+
+      const all = packets();
+      expect(all[0]).toEqual({ type: 2, body: Buffer.from([0, 0]) });
+      const subacks = all.filter((p) => p.type === 9).map((p) => [...p.body]);
+      expect(subacks).toContainEqual([0, 1, 0]);
+      expect(subacks).toContainEqual([0, 3, 0]);
+      expect(all.filter((p) => p.type === 11).map((p) => p.body.readUInt16BE(0))).toEqual([2]);
+      const publishTopics = all.filter((p) => p.type === 3).map((p) => p.body.subarray(2, 2 + p.body.readUInt16BE(0)).toString());
+      expect(publishTopics).not.toContain('pipe/3');
+      expect(publishTopics).toContain('fence/x');
+      expect(publishTopics.every((t) => !t.startsWith('ff/'))).toBe(true);
+      // The pipelined publishes were mounted into the project, not refused.
+      expect(watcher.inbox.messages.map((m) => [m.topic, m.payload]).slice(0, 2)).toEqual([
+        ['pipe/1', 'one'],
+        ['pipe/2', 'two'],
+      ]);
+    } finally {
+      socket.destroy();
     }
   });
 });
