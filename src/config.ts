@@ -30,6 +30,21 @@ export interface Config {
   /** Supervision: restart delays after successive crashes; as many crashes within the window put an instance in error. */
   crashBackoffMs: number[];
   crashWindowMs: number;
+  /** Optional LLM-written audit prose; the API-stored settings win over these. */
+  auditSummary: AuditSummaryConfig;
+}
+
+export interface AuditSummaryConfig {
+  enabled: boolean;
+  apiKey: string | null;
+  /** Provider endpoint (gateways, tests); null = the provider's own. */
+  baseUrl: string | null;
+  model: string;
+  dailyTokenBudget: number;
+  /** How long rows gather before a batch is sent; also the base of the retry backoff. */
+  intervalMs: number;
+  /** Per-request timeout towards the provider. */
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -41,6 +56,8 @@ export class ConfigError extends Error {
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+/** Provider model ids and gateway aliases: letters, digits and a few separators. */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,99}$/;
 
 /** Parses the environment once, collecting every bad variable before failing. */
 export function parseConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
@@ -112,6 +129,9 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
   const logLevel = str('LOG_LEVEL', 'info');
   if (!LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LEVELS.join(', ')} (got "${logLevel}")`);
 
+  const summaryModel = str('AUDIT_SUMMARY_MODEL', 'claude-haiku-4-5');
+  if (!MODEL_NAME.test(summaryModel)) problems.push(`AUDIT_SUMMARY_MODEL must be a model name (got "${summaryModel}")`);
+
   const config: Config = {
     port,
     host,
@@ -137,6 +157,15 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     crashBackoffMs: backoff(),
     crashWindowMs: int('INSTANCE_CRASH_WINDOW_MS', 300_000, 1_000, 86_400_000),
     instancesOnShutdown: oneOf('INSTANCES_ON_SHUTDOWN', ['stop', 'leave'] as const, 'stop'),
+    auditSummary: {
+      enabled: bool('AUDIT_SUMMARY_ENABLED', false),
+      apiKey: env.ANTHROPIC_API_KEY || null,
+      baseUrl: url('ANTHROPIC_BASE_URL', env.ANTHROPIC_BASE_URL || null, ['http:', 'https:']),
+      model: summaryModel,
+      dailyTokenBudget: int('AUDIT_SUMMARY_DAILY_TOKEN_BUDGET', 2_000_000, 0, 1_000_000_000_000),
+      intervalMs: int('AUDIT_SUMMARY_INTERVAL_MS', 60_000, 100, 86_400_000),
+      timeoutMs: int('AUDIT_SUMMARY_TIMEOUT_MS', 60_000, 100, 600_000),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

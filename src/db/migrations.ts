@@ -207,4 +207,19 @@ ALTER TABLE instances ADD COLUMN backup_enabled boolean NOT NULL DEFAULT true;
 ALTER TABLE instances ADD COLUMN backup_last_slot timestamptz;
 `,
   },
+  {
+    version: 3,
+    name: 'LLM usage per day for audit prose; index of rows awaiting prose',
+    sql: `
+CREATE TABLE llm_usage (
+  day date PRIMARY KEY,
+  input_tokens bigint NOT NULL DEFAULT 0,
+  output_tokens bigint NOT NULL DEFAULT 0,
+  reserved_tokens bigint NOT NULL DEFAULT 0,
+  requests integer NOT NULL DEFAULT 0
+);
+
+CREATE INDEX audit_unsummarized_idx ON audit_log(id) WHERE prose IS NULL;
+`,
+  },
 ];
