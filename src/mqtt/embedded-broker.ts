@@ -235,12 +235,19 @@ export class EmbeddedBroker {
     this.states.set(client, state);
     connection.once('close', () => {
       this.connections.delete(connection);
-      if (state.username !== null) this.clientsByUser.get(state.username)?.delete(client);
+      if (state.username !== null) this.forgetSession(state.username, client);
     });
     internals(client)._parser.prependListener('packet', (packet: ParsedPacket) => {
       if (packet.cmd === 'subscribe') mountSubscribe(state, packet);
       else if (packet.cmd === 'unsubscribe') mountUnsubscribe(state, packet);
     });
+  }
+
+  private forgetSession(username: string, client: Client): void {
+    const sessions = this.clientsByUser.get(username);
+    if (!sessions) return;
+    sessions.delete(client);
+    if (sessions.size === 0) this.clientsByUser.delete(username);
   }
 
   private preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
