@@ -47,6 +47,13 @@ export interface SessionKicker {
 }
 
 const FAILURES_PER_MINUTE = 20;
+/**
+ * Credentials are cached briefly: every CONNECT (and every EMQX re-auth) would otherwise cost a
+ * database round trip. Revocation here clears the entry at once; another replica's revocation is
+ * seen within the TTL.
+ */
+const CACHE_TTL_MS = 5_000;
+const CACHE_MAX = 10_000;
 const DECOY_HASH = sha256Hex('openflow-decoy');
 
 /**
@@ -56,6 +63,7 @@ const DECOY_HASH = sha256Hex('openflow-decoy');
  */
 export class MqttAuthService implements BrokerAuthenticator {
   private readonly failures = new Map<string, { windowStart: number; count: number }>();
+  private readonly cache = new Map<string, { row: CredentialRow | null; at: number }>();
   private kicker: SessionKicker | null = null;
 
   constructor(
@@ -72,7 +80,7 @@ export class MqttAuthService implements BrokerAuthenticator {
   async authenticate(input: { username: string; password: string; clientId: string; peerhost: string }): Promise<BrokerAuthResult | null> {
     const keys = [`u:${input.username}`, `p:${input.peerhost}`];
     if (keys.some((k) => this.limited(k))) return null;
-    const row = input.username ? await one<CredentialRow>(this.db, 'SELECT * FROM mqtt_clients WHERE username = $1', [input.username]) : null;
+    const row = input.username ? await this.lookup(input.username) : null;
     const given = Buffer.from(sha256Hex(input.password ?? ''), 'hex');
     const expected = Buffer.from(row?.password_hash ?? DECOY_HASH, 'hex');
     const ok = crypto.timingSafeEqual(given, expected) && row !== null && row.revoked_at === null;
@@ -126,8 +134,19 @@ export class MqttAuthService implements BrokerAuthenticator {
         [clientId, projectId, this.clock.now()],
       );
       if (!rows[0]) throw new AppError(404, 'mqtt_client_not_found', 'No active device credential with this id in the project');
+      this.cache.delete(rows[0].username);
       this.kicker?.disconnectUser(rows[0].username);
     });
+  }
+
+  private async lookup(username: string): Promise<CredentialRow | null> {
+    const now = this.clock.now().getTime();
+    const hit = this.cache.get(username);
+    if (hit && now - hit.at < CACHE_TTL_MS) return hit.row;
+    const row = await one<CredentialRow>(this.db, 'SELECT * FROM mqtt_clients WHERE username = $1', [username]);
+    if (this.cache.size >= CACHE_MAX) this.cache.clear();
+    this.cache.set(username, { row, at: now });
+    return row;
   }
 
   private limited(key: string): boolean {
