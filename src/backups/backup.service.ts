@@ -225,8 +225,10 @@ export class BackupService {
 
   async setSchedule(ctx: RequestContext, instanceId: string, input: { cron?: string; enabled?: boolean; retention?: number }): Promise<BackupSchedule> {
     const actor = requireActor(ctx);
+    let projectId: string | null = null;
     return this.audit.run(ctx, 'backup.schedule', { type: 'instance', id: instanceId, details: { ...input } }, async () => {
       const row = await this.instances.access(actor, instanceId, 'member');
+      projectId = row.project_id;
       const current = (await this.repo.getSchedule(row.id))!;
       const cron = (input.cron ?? current.backup_schedule ?? DEFAULT_BACKUP_CRON).trim();
       validateCron(cron, this.clock.now());
@@ -235,7 +237,7 @@ export class BackupService {
       // Counting starts now: a new schedule never fires for a time that passed before it was set.
       await this.repo.setSchedule(row.id, { cron, enabled: input.enabled ?? current.backup_enabled, retention, slot: this.clock.now() });
       return this.scheduleDto((await this.repo.getSchedule(row.id))!);
-    });
+    }, () => ({ projectId }));
   }
 
   /** Called by the scheduler once it has claimed the slot; retention then prunes the oldest scheduled backups. */
