@@ -13,6 +13,11 @@ import { migrate } from './db/migrator.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuditService } from './audit/audit.service.js';
 import { auditRoutes } from './audit/audit.routes.js';
+import { AnthropicSummarizer } from './audit/summary/anthropic.summarizer.js';
+import { LlmSettingsService } from './audit/summary/llm-settings.service.js';
+import { llmSettingsRoutes } from './audit/summary/llm-settings.routes.js';
+import { SummaryRepository } from './audit/summary/summary.repository.js';
+import { AuditSummaryWorker } from './audit/summary/summary.worker.js';
 import { IdentityRepository } from './identity/identity.repository.js';
 import { ProjectRepository } from './identity/project.repository.js';
 import { AuthService } from './identity/auth.service.js';
@@ -145,6 +150,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   const projectRepo = new ProjectRepository(db);
   const auditRepo = new AuditRepository(db);
   const audit = new AuditService(auditRepo, { projectIdsFor: (userId) => projectRepo.projectIdsFor(userId) }, app.log);
+  const summaryRepo = new SummaryRepository(db);
+  const llmSettings = new LlmSettingsService(db, summaryRepo, new SecretBox(config.sessionSecret, 'llm-key'), config.auditSummary, audit, clock, app.log);
+  const summarizerFor = ({ apiKey, model }: { apiKey: string; model: string }) => new AnthropicSummarizer({ apiKey, model, baseUrl: config.auditSummary.baseUrl, timeoutMs: config.auditSummary.timeoutMs });
+  const summaryWorker = new AuditSummaryWorker(db, summaryRepo, llmSettings, summarizerFor, clock, { intervalMs: config.auditSummary.intervalMs, batchSize: 50, maxBackoffMs: 900_000, maxRequestsPerTick: 20 }, app.log);
   const auth = new AuthService(db, identityRepo, projectRepo, hasher, audit, clock, { allowSignup: config.allowSignup });
   const projects = new ProjectService(db, projectRepo, identityRepo, audit);
 
@@ -222,6 +231,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   await app.register(identityRoutes, { auth, secureCookies, authRateLimit: config.authRateLimit });
   await app.register(projectRoutes, { projects });
   await app.register(auditRoutes, { audit });
+  await app.register(llmSettingsRoutes, { settings: llmSettings });
   await app.register(instanceRoutes, { instances, templates, launch });
   await app.register(snapshotRoutes, { snapshots });
   await app.register(backupRoutes, { backups, scheduler: backupScheduler });
@@ -241,9 +251,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
       await app.listen({ port: config.port, host: config.host });
       const addr = app.server.address();
       void instances.recover().catch((err: unknown) => app.log.error({ err }, 'instance recovery failed'));
+      summaryWorker.start();
       return typeof addr === 'object' && addr ? addr.port : config.port;
     },
     async close() {
+      await summaryWorker.stop();
       await app.close();
       router.close();
       await instances.close();
