@@ -5,6 +5,7 @@
  *   npx tsx bench/router.bench.ts        (needs `wrk` and `nginx` on PATH: apt-get install nginx-light wrk)
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +15,9 @@ import { HostRouter, type RouteTarget } from '../src/routing/host-router.js';
 
 const DURATION = process.env.BENCH_DURATION ?? '8s';
 const CONNECTIONS = process.env.BENCH_CONNECTIONS ?? '32';
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
+/** Linux reports process CPU time in clock ticks of 10 ms. */
+const MS_PER_TICK = 10;
 const LABEL = 'bench';
 const ROOT = 'localhost';
 
@@ -23,6 +26,20 @@ interface Figures {
   readonly p50: number;
   readonly p99: number;
   readonly errors: number;
+  /** CPU time the serving process spent per request, in µs: steadier than req/s on a shared machine. */
+  readonly cpuUs: number;
+  readonly requests: number;
+}
+
+/** CPU time (user + system) of a process so far, in ms, from /proc. */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+}
+
+function childPids(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
 }
 
 /** Every child and temp dir this run creates, so that one place stops and removes them all. */
@@ -87,15 +104,20 @@ async function waitFor200(port: number, path: string, host: string, what: string
   throw new Error(`${what} did not answer 200 on ${path} within 60 s`);
 }
 
-async function plainBackend(resources: Resources): Promise<number> {
-  const port = await freePort();
-  const script = `require('http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
-  resources.track(spawn(process.execPath, ['-e', script], { stdio: 'ignore' }));
-  await waitFor200(port, '/', 'localhost', 'plain backend');
-  return port;
+interface Served {
+  readonly port: number;
+  readonly cpuMs: () => number;
 }
 
-async function nodeRedBackend(resources: Resources, dir: string): Promise<number> {
+async function plainBackend(resources: Resources): Promise<Served> {
+  const port = await freePort();
+  const script = `require('http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
+  const child = resources.track(spawn(process.execPath, ['-e', script], { stdio: 'ignore' }));
+  await waitFor200(port, '/', 'localhost', 'plain backend');
+  return { port, cpuMs: () => processCpuMs(child.pid as number) };
+}
+
+async function nodeRedBackend(resources: Resources, dir: string): Promise<Served> {
   const port = await freePort();
   const userDir = join(dir, 'nodered');
   await mkdir(userDir, { recursive: true });
@@ -120,14 +142,15 @@ async function nodeRedBackend(resources: Resources, dir: string): Promise<number
   logging: { console: { level: 'warn', metrics: false, audit: false } } };\n`,
   );
   const redJs = resolve('node_modules/node-red/red.js');
-  resources.track(
+  const child = resources.track(
     spawn(process.execPath, [redJs, '--userDir', userDir, '--port', String(port), '--no-telemetry'], { stdio: 'ignore' }),
   );
   await waitFor200(port, '/bench', 'localhost', 'Node-RED');
-  return port;
+  return { port, cpuMs: () => processCpuMs(child.pid as number) };
 }
 
-async function startRouter(resources: Resources, backendPort: number): Promise<number> {
+/** The router runs in this process, as it does in the manager; this process is otherwise idle while wrk runs. */
+async function startRouter(resources: Resources, backendPort: number): Promise<Served> {
   const router = new HostRouter({ rootDomain: ROOT, logger: console });
   const target: RouteTarget = {
     instanceId: 'bench-instance',
@@ -145,11 +168,15 @@ async function startRouter(resources: Resources, backendPort: number): Promise<n
     server.closeAllConnections();
     await new Promise<void>((done) => server.close(() => done()));
   });
-  return (server.address() as AddressInfo).port;
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
+  };
+  return { port: (server.address() as AddressInfo).port, cpuMs };
 }
 
 /** nginx as the production shape configures it: Host-based map, upstream keepalive, the `/api` fallback. */
-async function startNginx(resources: Resources, dir: string, backendPort: number, probePath: string): Promise<number> {
+async function startNginx(resources: Resources, dir: string, backendPort: number, probePath: string): Promise<Served> {
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
   await writeFile(
@@ -168,7 +195,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   map $subdomain $nr_upstream { ${LABEL} backend_${LABEL}; }
-  upstream backend_${LABEL} { server 127.0.0.1:${backendPort}; keepalive 16; }
+  upstream backend_${LABEL} { server 127.0.0.1:${backendPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port};
     server_name ~^(?<subdomain>[^.]+)\\.${ROOT.replace(/\./g, '\\.')}$;
@@ -195,12 +222,13 @@ http {
 }
 `,
   );
-  resources.track(spawn('nginx', ['-c', conf, '-e', join(dir, 'error.log'), '-p', dir], { stdio: 'ignore' }));
+  const master = resources.track(spawn('nginx', ['-c', conf, '-e', join(dir, 'error.log'), '-p', dir], { stdio: 'ignore' }));
   await waitFor200(port, probePath, `${LABEL}.${ROOT}`, 'nginx');
-  return port;
+  const workers = childPids(master.pid as number);
+  return { port, cpuMs: () => workers.reduce((sum, pid) => sum + processCpuMs(pid), 0) };
 }
 
-function runWrk(port: number, path: string, host: string, duration: string): Promise<Figures> {
+function runWrk(port: number, path: string, host: string, duration: string): Promise<Omit<Figures, 'cpuUs'>> {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${duration}`, '--latency', '-H', `Host: ${host}`, `http://127.0.0.1:${port}${path}`];
   return new Promise((done, fail) => {
     execFile('wrk', args, { timeout: 120_000 }, (err, stdout) => {
@@ -215,36 +243,50 @@ function toMs(value: string, unit: string): number {
   return unit === 'us' ? n / 1000 : unit === 's' ? n * 1000 : n;
 }
 
-function parseWrk(out: string): Figures {
+function parseWrk(out: string): Omit<Figures, 'cpuUs'> {
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  const requests = /(\d+) requests in/.exec(out);
   const p50 = /\s50%\s+([\d.]+)(us|ms|s)/.exec(out);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(out);
-  if (!rps || !p50 || !p99) throw new Error(`unexpected wrk output:\n${out}`);
+  if (!rps || !p50 || !p99 || !requests) throw new Error(`unexpected wrk output:\n${out}`);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
   const socketErrors = /Socket errors:.*?(\d+).*?(\d+).*?(\d+).*?(\d+)/.exec(out);
   const errors =
     Number(non2xx?.[1] ?? 0) + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0);
-  return { rps: Number(rps[1]), p50: toMs(p50[1] as string, p50[2] as string), p99: toMs(p99[1] as string, p99[2] as string), errors };
+  return {
+    rps: Number(rps[1]),
+    p50: toMs(p50[1] as string, p50[2] as string),
+    p99: toMs(p99[1] as string, p99[2] as string),
+    errors,
+    requests: Number(requests[1]),
+  };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
 
 interface Path {
   readonly name: string;
-  readonly port: number;
+  readonly served: Served;
   readonly host: string;
 }
 
 async function measure(backend: string, paths: readonly Path[], urlPath: string): Promise<Map<string, Figures>> {
   const runs = new Map<string, Figures[]>(paths.map((p) => [p.name, []]));
-  for (const p of paths) await runWrk(p.port, urlPath, p.host, '2s');
+  for (const p of paths) await runWrk(p.served.port, urlPath, p.host, '2s');
   for (let round = 0; round < ROUNDS; round += 1) {
     for (const p of paths) {
-      const figures = await runWrk(p.port, urlPath, p.host, DURATION);
+      const cpuBefore = p.served.cpuMs();
+      const load = await runWrk(p.served.port, urlPath, p.host, DURATION);
+      const figures = { ...load, cpuUs: ((p.served.cpuMs() - cpuBefore) * 1000) / load.requests };
       runs.get(p.name)?.push(figures);
       console.log(
         `  ${backend.padEnd(8)} round ${round + 1} ${p.name.padEnd(10)} ${figures.rps.toFixed(0).padStart(7)} req/s  ` +
-          `p50 ${figures.p50.toFixed(2)} ms  p99 ${figures.p99.toFixed(2)} ms${figures.errors ? `  errors ${figures.errors}` : ''}`,
+          `p50 ${figures.p50.toFixed(2)} ms  p99 ${figures.p99.toFixed(2)} ms  cpu ${figures.cpuUs.toFixed(1)} µs/req` +
+          `${figures.errors ? `  errors ${figures.errors}` : ''}`,
       );
     }
   }
@@ -254,6 +296,8 @@ async function measure(backend: string, paths: readonly Path[], urlPath: string)
       rps: median(list.map((f) => f.rps)),
       p50: median(list.map((f) => f.p50)),
       p99: median(list.map((f) => f.p99)),
+      cpuUs: median(list.map((f) => f.cpuUs)),
+      requests: list.reduce((sum, f) => sum + f.requests, 0),
       errors: list.reduce((sum, f) => sum + f.errors, 0),
     });
   }
@@ -265,15 +309,16 @@ function report(backend: string, results: Map<string, Figures>): void {
   const router = results.get('router') as Figures;
   const nginx = results.get('nginx') as Figures;
   console.log(`\n${backend}: median of ${ROUNDS} round(s), wrk -t1 -c${CONNECTIONS} -d${DURATION}`);
-  console.log('  path        req/s     p50 ms   p99 ms   vs direct  errors');
+  console.log('  path        req/s     p50 ms   p99 ms   vs direct   cpu µs/req  errors');
   for (const [name, f] of results) {
     console.log(
       `  ${name.padEnd(10)} ${f.rps.toFixed(0).padStart(7)}   ${f.p50.toFixed(2).padStart(6)}   ${f.p99.toFixed(2).padStart(6)}   ` +
-        `${(f.rps / direct.rps).toFixed(2).padStart(9)}  ${f.errors}`,
+        `${(f.rps / direct.rps).toFixed(2).padStart(9)}   ${f.cpuUs.toFixed(1).padStart(10)}  ${f.errors}`,
     );
   }
   const ratio = router.rps / nginx.rps;
-  console.log(`  router/nginx throughput ratio: ${ratio.toFixed(2)} (goal >= 0.60) ${ratio >= 0.6 ? 'MET' : 'NOT MET'}\n`);
+  console.log(`  router/nginx throughput ratio: ${ratio.toFixed(2)} (goal >= 0.60) ${ratio >= 0.6 ? 'MET' : 'NOT MET'}`);
+  console.log(`  proxy CPU per request, router/nginx: ${(router.cpuUs / nginx.cpuUs).toFixed(2)}x\n`);
 }
 
 async function main(): Promise<void> {
@@ -287,17 +332,21 @@ async function main(): Promise<void> {
     for (const backend of ['plain', 'node-red'] as const) {
       const work = join(dir, backend);
       await mkdir(work, { recursive: true });
-      const backendPort = backend === 'plain' ? await plainBackend(resources) : await nodeRedBackend(resources, work);
+      const direct = backend === 'plain' ? await plainBackend(resources) : await nodeRedBackend(resources, work);
       const urlPath = backend === 'plain' ? '/' : '/bench';
-      const routerPort = await startRouter(resources, backendPort);
-      const nginxPort = await startNginx(resources, work, backendPort, urlPath);
-      await waitFor200(routerPort, urlPath, host, 'router');
-      console.log(`${backend} backend on :${backendPort}, router :${routerPort}, nginx :${nginxPort}`);
-      const results = await measure(backend, [
-        { name: 'direct', port: backendPort, host },
-        { name: 'router', port: routerPort, host },
-        { name: 'nginx', port: nginxPort, host },
-      ], urlPath);
+      const router = await startRouter(resources, direct.port);
+      const nginx = await startNginx(resources, work, direct.port, urlPath);
+      await waitFor200(router.port, urlPath, host, 'router');
+      console.log(`${backend} backend on :${direct.port}, router :${router.port}, nginx :${nginx.port}`);
+      const results = await measure(
+        backend,
+        [
+          { name: 'direct', served: direct, host },
+          { name: 'router', served: router, host },
+          { name: 'nginx', served: nginx, host },
+        ],
+        urlPath,
+      );
       report(backend, results);
     }
   } finally {
