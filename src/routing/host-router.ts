@@ -165,6 +165,8 @@ function fallbackEligible(url: string): boolean {
   return url.startsWith('/') && !(url.startsWith('/api') && (url.length === 4 || url[4] === '/' || url[4] === '?'));
 }
 
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
 /** Safe text for logs: the query can carry a launch token, so it never leaves this function. */
 function pathOnly(url: string): string {
   const q = url.indexOf('?');
@@ -284,8 +286,10 @@ class HttpExchange implements UpstreamHandler {
   onError(up: UpstreamRequest, error: UpstreamError): void {
     if (up !== this.upstream) return;
     this.held = null;
-    // A pooled connection the upstream had just closed: nothing reached the instance, so sending again is safe.
-    if (error.stale && !this.resent && !this.res.headersSent && (!this.hasBody || (this.bodyComplete && this.copy !== null))) {
+    // A pooled connection the upstream closed as it was reused; for an idempotent request sending again is safe
+    // (RFC 9110 §9.2.2) when the body, if any, can be replayed.
+    const replayable = !this.hasBody || (this.bodyComplete && this.copy !== null);
+    if (error.stale && !this.resent && !this.res.headersSent && IDEMPOTENT.has(this.method) && replayable) {
       this.resent = true;
       this.replay();
       return;

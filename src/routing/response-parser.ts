@@ -62,13 +62,12 @@ export class ResponseParser {
     return this.state === State.Done;
   }
 
-  /** Whether any byte of a response arrived; a reused connection that closes before that can be retried. */
-  get started(): boolean {
-    return this.state !== State.Head || this.pending !== null;
-  }
+  /** Whether any byte of a response, interim ones included, arrived. */
+  started = false;
 
   /** Feeds received bytes; returns how many belong to this response (it stops at its end). */
   execute(data: Buffer): number {
+    this.started = true;
     let at = 0;
     while (at < data.length && this.state !== State.Done) {
       switch (this.state) {

@@ -265,6 +265,7 @@ export class UpstreamRequest implements ResponseSink {
     const queued = this.queued;
     if (queued === null) {
       socket.write(this.options.head);
+      if (this.ended && this.options.chunked) socket.write(LAST_CHUNK);
       return;
     }
     this.queued = null;

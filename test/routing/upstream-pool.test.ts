@@ -54,6 +54,34 @@ describe('UpstreamPool', () => {
     expect(connections).toBe(1);
   });
 
+  it('finishes a queued chunked request whose empty body ended before it got a connection', async () => {
+    const server: Loopback = await listen((req, res) => {
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      req.on('end', () => setTimeout(() => res.end(`${req.url} ${bytes}`), 20));
+    });
+    cleanups.push(() => server.close());
+    const single = pool(1);
+    const busy = get(single, server.port, '/busy');
+    const chunked = new Promise<string>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const up = single.request(
+        { host: '127.0.0.1', port: server.port },
+        { head: 'POST /empty HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n', bodyless: false, chunked: true },
+        {
+          onHead: () => undefined,
+          onBody: (_r, chunk) => chunks.push(Buffer.from(chunk)),
+          onEnd: () => resolve(Buffer.concat(chunks).toString()),
+          onError: (_r, error) => reject(error),
+          onDrain: () => undefined,
+        },
+      );
+      up.end();
+    });
+    expect((await busy).body).toBe('/busy 0');
+    expect(await within(chunked, 20_000, 'queued chunked request')).toBe('/empty 0');
+  });
+
   it('drops idle connections the upstream closed and opens a fresh one', async () => {
     const server: Loopback = await listen((_req, res) => res.end('ok'));
     server.server.keepAliveTimeout = 100;
