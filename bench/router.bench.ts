@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { HostRouter, type RouteTarget } from '../src/routing/host-router.js';
 
@@ -327,6 +327,9 @@ async function main(): Promise<void> {
   resources.onRelease(() => rm(dir, { recursive: true, force: true }));
   const interrupt = () => void resources.release().then(() => process.exit(130));
   process.once('SIGINT', interrupt);
+  // Other work on the machine moves req/s a lot; the load average says how much to trust this run.
+  const load = () => loadavg().map((n) => n.toFixed(2)).join(' ');
+  console.log(`load average at start: ${load()}`);
   try {
     const host = `${LABEL}.${ROOT}`;
     for (const backend of ['plain', 'node-red'] as const) {
@@ -349,6 +352,7 @@ async function main(): Promise<void> {
       );
       report(backend, results);
     }
+    console.log(`load average at end: ${load()}`);
   } finally {
     process.off('SIGINT', interrupt);
     await resources.release();
