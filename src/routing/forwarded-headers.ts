@@ -1,26 +1,30 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 
+/** Lower-case field names; most names are ruled out by their length before any lower-casing (hot path). */
+class FieldNames {
+  private readonly names: ReadonlySet<string>;
+  private readonly lengths: ReadonlySet<number>;
+
+  constructor(names: readonly string[]) {
+    this.names = new Set(names);
+    this.lengths = new Set(names.map((name) => name.length));
+  }
+
+  has(name: string): boolean {
+    return this.lengths.has(name.length) && this.names.has(name.toLowerCase());
+  }
+}
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
 /**
  * Fields that describe one connection rather than the message (RFC 9110 §7.6.1), plus the ones this proxy rewrites
  * itself. Node already consumed `Expect: 100-continue` on the client side, so passing it on would ask twice.
  */
-const REQUEST_DROPPED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-  'x-forwarded-for',
-  'x-forwarded-proto',
-  'x-forwarded-host',
-]);
-
-const RESPONSE_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-const RESPONSE_DROPPED_CHUNKED = new Set([...RESPONSE_DROPPED, 'content-length']);
+const REQUEST_DROPPED = new FieldNames([...HOP_BY_HOP, 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host']);
+const RESPONSE_DROPPED = new FieldNames(HOP_BY_HOP);
+const RESPONSE_DROPPED_CHUNKED = new FieldNames([...HOP_BY_HOP, 'content-length']);
 
 /** Field names listed in Connection are hop-by-hop too; most messages carry no such list, so this stays cheap. */
 function connectionListed(raw: readonly string[]): Set<string> | null {
@@ -36,12 +40,11 @@ function connectionListed(raw: readonly string[]): Set<string> | null {
   return listed;
 }
 
-function keep(raw: readonly string[], dropped: ReadonlySet<string>, out: string[]): void {
+function keep(raw: readonly string[], dropped: FieldNames, out: string[]): void {
   const listed = connectionListed(raw);
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    const lower = name.toLowerCase();
-    if (dropped.has(lower) || (listed !== null && listed.has(lower))) continue;
+    if (dropped.has(name) || (listed !== null && listed.has(name.toLowerCase()))) continue;
     out.push(name, raw[i + 1] as string);
   }
 }
