@@ -33,6 +33,8 @@ import { PasswordHasher } from './platform/crypto.js';
 import type { Actor } from './identity/actor.js';
 import type { InstanceDriver } from './drivers/instance-driver.js';
 import { ProcessDriver } from './drivers/process.driver.js';
+import { DockerodeEngine } from './drivers/docker-engine.js';
+import { DOCKER_HOST_ALIAS, DOCKER_RUNTIME_DIR, DOCKER_USER_DIR, DockerDriver } from './drivers/docker.driver.js';
 import { InstanceRepository } from './instances/instance.repository.js';
 import { InstanceService, type RuntimeLayout } from './instances/instance.service.js';
 import { LaunchService } from './instances/launch.service.js';
@@ -107,15 +109,53 @@ async function startEmbeddedBroker(config: Config, authenticator: MqttAuthServic
 }
 
 function createDriver(config: Config, log: FastifyBaseLogger): InstanceDriver {
+  const crash = { maxCrashes: config.crashBackoffMs.length, windowMs: config.crashWindowMs, backoffMs: config.crashBackoffMs };
+  if (config.driver === 'docker') {
+    return new DockerDriver({
+      engine: DockerodeEngine.fromSocket(config.docker.socket),
+      image: config.docker.image,
+      network: config.docker.network,
+      user: config.docker.user,
+      crash,
+      onClose: config.instancesOnShutdown,
+      logger: log,
+    });
+  }
   if (config.driver !== 'process') throw new Error(`DRIVER=${config.driver} needs its driver passed in deps (not built into this start path yet)`);
   return new ProcessDriver({
     nodeRedBin: path.join(projectRoot(), 'node_modules', 'node-red', 'red.js'),
     portRange: config.portRange,
     runDir: path.join(config.dataPath, 'run'),
-    crash: { maxCrashes: config.crashBackoffMs.length, windowMs: config.crashWindowMs, backoffMs: config.crashBackoffMs },
+    crash,
     onClose: config.instancesOnShutdown,
     logger: log,
   });
+}
+
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+}
+
+/** Where Node-RED finds Openflow's files and how it reaches the manager and the broker, as its driver runs it. */
+function runtimeLayout(config: Config, driver: InstanceDriver, mqttPort: number): RuntimeLayout {
+  if (driver.name === 'docker') {
+    return {
+      runtimeDir: DOCKER_RUNTIME_DIR,
+      listenHost: '0.0.0.0',
+      userDirInRuntime: () => DOCKER_USER_DIR,
+      // Loopback inside a container is the container itself; the host gateway name reaches a manager on the host.
+      callbackBaseUrl: isLoopbackUrl(config.instanceCallbackUrl) ? `http://${DOCKER_HOST_ALIAS}:${config.port}` : config.instanceCallbackUrl,
+      mqtt: { host: config.docker.mqttHost ?? (config.mqtt.broker === 'external' ? 'emqx' : DOCKER_HOST_ALIAS), port: mqttPort },
+    };
+  }
+  return {
+    runtimeDir: nodeRedRuntimeDir(),
+    listenHost: '127.0.0.1',
+    userDirInRuntime: (dir) => dir,
+    callbackBaseUrl: config.instanceCallbackUrl,
+    mqtt: { host: '127.0.0.1', port: mqttPort },
+  };
 }
 
 export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow> {
@@ -165,13 +205,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<Openflow>
   const brokerUrl = config.mqtt.publicUrl ?? `mqtt://${config.rootDomain}:${mqttPort}`;
 
   const driver = deps.driver ?? createDriver(config, app.log);
-  const layout: RuntimeLayout = {
-    runtimeDir: nodeRedRuntimeDir(),
-    listenHost: '127.0.0.1',
-    userDirInRuntime: (dir) => dir,
-    callbackBaseUrl: config.instanceCallbackUrl,
-    mqtt: { host: '127.0.0.1', port: mqttPort },
-  };
+  const layout = runtimeLayout(config, driver, mqttPort);
   const instanceRepo = new InstanceRepository(db);
   const templates = new TemplateService(db, audit);
   const instances = new InstanceService(instanceRepo, projects, templates, audit, driver, new SecretBox(config.sessionSecret, 'instance-secrets'), { dataPath: config.dataPath, publicUrl: config.publicUrl, rootDomain: config.rootDomain, layout, paletteCatalogues: config.paletteCatalogues }, app.log);

@@ -32,6 +32,18 @@ export interface Config {
   crashWindowMs: number;
   /** Optional LLM-written audit prose; the API-stored settings win over these. */
   auditSummary: AuditSummaryConfig;
+  /** DRIVER=docker: the engine, the network instances share, the image they run and the user they run as. */
+  docker: DockerConfig;
+}
+
+export interface DockerConfig {
+  socket: string;
+  network: string;
+  image: string;
+  /** uid:gid Node-RED runs as in its container; null keeps the image's user. */
+  user: { uid: number; gid: number } | null;
+  /** Host name instances use for MQTT; null = host.docker.internal (embedded broker) or `emqx` (MQTT_BROKER=external). */
+  mqttHost: string | null;
 }
 
 export interface AuditSummaryConfig {
@@ -113,6 +125,16 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
     }
     return list;
   };
+  const containerUser = () => {
+    const raw = env.NODE_RED_USER;
+    if (raw === undefined || raw === '') return null;
+    const m = /^(\d{1,10}):(\d{1,10})$/.exec(raw);
+    if (!m) {
+      problems.push(`NODE_RED_USER must be uid:gid in numbers (got "${raw}")`);
+      return null;
+    }
+    return { uid: Number(m[1]), gid: Number(m[2]) };
+  };
   const port = int('PORT', 4071, 0, 65535);
   const host = str('HOST', '127.0.0.1');
   const dataPath = path.resolve(cwd, str('DATA_PATH', './data'));
@@ -165,6 +187,13 @@ export function parseConfig(env: Record<string, string | undefined>, cwd = proce
       dailyTokenBudget: int('AUDIT_SUMMARY_DAILY_TOKEN_BUDGET', 2_000_000, 0, 1_000_000_000_000),
       intervalMs: int('AUDIT_SUMMARY_INTERVAL_MS', 60_000, 100, 86_400_000),
       timeoutMs: int('AUDIT_SUMMARY_TIMEOUT_MS', 60_000, 100, 600_000),
+    },
+    docker: {
+      socket: str('DOCKER_SOCKET', '/var/run/docker.sock'),
+      network: str('DOCKER_NETWORK', 'openflow-network'),
+      image: str('NODE_RED_IMAGE', 'openflow/node-red:4.1'),
+      user: containerUser(),
+      mqttHost: env.DOCKER_MQTT_HOST || null,
     },
   };
   if (problems.length > 0) throw new ConfigError(problems);
