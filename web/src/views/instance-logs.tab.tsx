@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useId, useLayoutEffect, useReducer, useRef, useState } from 'react';
 import type { Instance, LogLine } from '../api/types.js';
+import { Notice } from '../components/notice.js';
 import { useEventSource } from '../hooks/use-event-source.js';
 import { initialLogs, logsReducer } from '../lib/logs.reducer.js';
 
@@ -8,7 +9,7 @@ const FLUSH_MS = 100;
 export function InstanceLogsTab({ instance }: { instance: Instance }) {
   const [logs, dispatch] = useReducer(logsReducer, initialLogs);
   const [follow, setFollow] = useState(true);
-  const [connected, setConnected] = useState(false);
+  const [connection, setConnection] = useState<'connecting' | 'open' | 'refused'>('connecting');
   const followId = useId();
   const pending = useRef<LogLine[]>([]);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
@@ -28,7 +29,7 @@ export function InstanceLogsTab({ instance }: { instance: Instance }) {
     [],
   );
 
-  useEventSource(`/api/instances/${instance.id}/logs?follow=1`, {
+  useEventSource(`/api/instances/${instance.id}/logs?follow=true`, {
     events: {
       line: (data) => {
         pending.current.push(data as LogLine);
@@ -38,9 +39,9 @@ export function InstanceLogsTab({ instance }: { instance: Instance }) {
     onOpen: () => {
       pending.current = [];
       dispatch({ type: 'reset' });
-      setConnected(true);
+      setConnection('open');
     },
-    onError: () => setConnected(false),
+    onError: (closed) => setConnection(closed ? 'refused' : 'connecting'),
   });
 
   useLayoutEffect(() => {
@@ -52,15 +53,20 @@ export function InstanceLogsTab({ instance }: { instance: Instance }) {
     <section aria-labelledby="logs-title">
       <div className="section-head">
         <h2 id="logs-title">Log</h2>
-        <span className={connected ? 'live on' : 'live'} role="status">
+        <span className={connection === 'open' ? 'live on' : 'live'} role="status">
           <span className="dot" aria-hidden="true" />
-          {connected ? 'Following' : 'Connecting…'}
+          {connection === 'open' ? 'Following' : connection === 'refused' ? 'Stopped' : 'Connecting…'}
         </span>
         <label className="checkbox" htmlFor={followId}>
           <input id={followId} type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} />
           Scroll to newest
         </label>
       </div>
+      {connection === 'refused' ? (
+        <Notice title="The log stream was refused" tone="error">
+          <p>The manager did not accept the request for this instance's log. Reload the page to try again.</p>
+        </Notice>
+      ) : null}
       {logs.dropped > 0 ? <p className="muted small-text">Older lines are hidden; the view keeps the newest {logs.lines.length}.</p> : null}
       <pre ref={view} className="log-view" tabIndex={0} aria-label={`Log of ${instance.subdomain}`} data-testid="log-view">
         {logs.lines.length === 0 ? (
