@@ -40,6 +40,8 @@ export class AuditSummaryWorker {
   private abort = new AbortController();
   private unsubscribe: (() => void) | null = null;
   private failures = 0;
+  /** Bumped by wake(): a drain that started under older settings stops and lets the next tick read the new ones. */
+  private generation = 0;
   private lastError: SummarizerError | null = null;
   private cached: { apiKey: string; model: string; summarizer: Summarizer } | null = null;
   private readonly misses = new Map<string, number>();
@@ -76,6 +78,7 @@ export class AuditSummaryWorker {
 
   /** Forgets the backoff and works now: the settings (key, budget, model) may have changed. */
   wake(): void {
+    this.generation += 1;
     this.failures = 0;
     this.lastError = null;
     this.schedule(0);
@@ -128,11 +131,13 @@ export class AuditSummaryWorker {
 
   private async drain(summarizer: Summarizer, budget: number): Promise<TickOutcome> {
     const tried = new Set<string>();
+    const generation = this.generation;
     for (let n = 0; n < this.options.maxRequestsPerTick; n += 1) {
       if (this.stopped) return 'idle';
       const given = [...this.misses].filter(([, count]) => count >= MAX_MISSES).map(([id]) => id);
       const rows = await this.repo.pending(this.options.batchSize * 4, [...tried, ...given]);
       if (rows.length === 0) return 'idle';
+      if (generation !== this.generation) return 'more';
       const day = utcDay(this.clock.now());
       const held = await this.reserveFitting(summarizer, oneProject(rows, this.options.batchSize).map(toSummaryInput), day, budget);
       if (!held) {
