@@ -11,8 +11,6 @@ import { ensureDashboardBuilt } from './dashboard-build.js';
 const ARTIFACTS = path.join('test-artifacts', 'dashboard');
 const STEP = 90_000;
 
-if (!hasChromium) console.warn(`Skipping the dashboard browser test: ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium).`);
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -65,7 +63,10 @@ async function dismissToasts(page: Page): Promise<void> {
   for (const b of await page.getByRole('button', { name: 'Dismiss notification' }).all()) await b.click().catch(() => {});
 }
 
-describe.skipIf(!hasChromium)('dashboard in real Chromium', () => {
+// The suite's title carries the reason when it is skipped, so the runner's output says what to install.
+const TITLE = hasChromium ? 'dashboard in real Chromium' : `dashboard in real Chromium: SKIPPED, ${CHROMIUM} is missing (apt-get install -y --no-install-recommends chromium)`;
+
+describe.skipIf(!hasChromium)(TITLE, () => {
   let t: TestApp;
   let browser: Browser;
   let base: string;

@@ -4,7 +4,7 @@ import { aliasUrl } from '../../web/src/lib/alias-url.js';
 import { auditQuery, emptyAuditFilter, actionChoices } from '../../web/src/lib/audit-filter.js';
 import { percentOf } from '../../web/src/lib/backup-progress.js';
 import { envFromRows, rowsFromEnv } from '../../web/src/lib/env-rows.js';
-import { formatBytes, formatDuration } from '../../web/src/lib/format.js';
+import { formatBytes, formatDuration, plural } from '../../web/src/lib/format.js';
 import { limitProblem } from '../../web/src/lib/limits.js';
 import { createLogsReducer, initialLogs } from '../../web/src/lib/logs.reducer.js';
 import { defaultProject, groupProjects } from '../../web/src/lib/project-order.js';
@@ -139,6 +139,7 @@ describe('small helpers', () => {
     expect(formatBytes(85 * 1024 * 1024)).toBe('85.0 MiB');
     expect(formatDuration(65_000)).toBe('1 min 5 s');
     expect(formatDuration(3 * 86_400_000 + 3_600_000)).toBe('3 d 1 h');
+    expect([plural(1, 'node'), plural(2, 'node'), plural(0, 'entry', 'entries')]).toEqual(['1 node', '2 nodes', '0 entries']);
   });
   it('builds audit queries: areas as wildcards, whole days for "to"', () => {
     const { areas, actions } = actionChoices();

@@ -7,7 +7,7 @@ import { LoadError, Loading, Notice } from '../components/notice.js';
 import { useLoad } from '../hooks/use-load.js';
 import { errorMessage } from '../lib/api-error.js';
 import { inFlight, percentOf } from '../lib/backup-progress.js';
-import { formatBytes, formatTime } from '../lib/format.js';
+import { formatBytes, formatTime, plural } from '../lib/format.js';
 import { mergeRestorePoints } from '../lib/restore-points.js';
 import { ApplySnapshotDialog, CaptureSnapshotDialog, DiffDialog } from './snapshot.dialogs.js';
 
@@ -88,7 +88,7 @@ export function InstanceBackupsTab({ instance }: { instance: Instance }) {
                 <div>
                   <p className="point-title">{p.item.name}</p>
                   <p className="point-meta">
-                    {formatTime(p.at)} · {p.item.nodeCount} nodes{p.item.author ? ` · by ${p.item.author.name}` : ''}
+                    {formatTime(p.at)} · {plural(p.item.nodeCount, 'node')}{p.item.author ? ` · by ${p.item.author.name}` : ''}
                     {p.item.sourceInstanceId && p.item.sourceInstanceId !== instance.id ? ' · from another instance' : ''}
                   </p>
                   {p.item.description ? <p className="point-meta">{p.item.description}</p> : null}

@@ -5,6 +5,7 @@ import { Modal } from '../components/modal.dialog.js';
 import { LoadError, Loading, Notice } from '../components/notice.js';
 import { useLoad } from '../hooks/use-load.js';
 import { errorMessage } from '../lib/api-error.js';
+import { plural } from '../lib/format.js';
 import { groupProjects } from '../lib/project-order.js';
 import { useProject } from '../project.context.js';
 
@@ -21,7 +22,7 @@ export function CaptureSnapshotDialog({ instance, onClose, onCaptured }: { insta
     setError(null);
     try {
       const s = await api.createSnapshot(instance.id, { ...(name.trim() ? { name: name.trim() } : {}), ...(description.trim() ? { description: description.trim() } : {}) });
-      toast({ kind: 'success', title: `Snapshot ${s.name} captured`, message: `${s.nodeCount} nodes with their credentials.` });
+      toast({ kind: 'success', title: `Snapshot ${s.name} captured`, message: `${plural(s.nodeCount, 'node')} with their credentials.` });
       onCaptured(s);
     } catch (err) {
       setError(errorMessage(err));
