@@ -32,15 +32,14 @@ export class ProjectRepository {
     await q.query(`INSERT INTO project_members (project_id, user_id, role) VALUES ($1,$2,'owner')`, [p.id, p.ownerId]);
   }
 
-  /** With userId: that user's projects and role; without: every project (admin view). */
-  list(userId: string | null, limit: number, offset: number): Promise<ProjectRow[]> {
-    if (userId === null) {
-      return this.db.query<ProjectRow>(`SELECT ${PROJECT_COLUMNS}, NULL AS role FROM projects p ORDER BY p.created_at, p.id LIMIT $1 OFFSET $2`, [limit, offset]);
-    }
+  /** The viewer's projects with their role, or with `all` every project (admin view); the viewer's personal project first. */
+  list(viewerId: string, all: boolean, limit: number, offset: number): Promise<ProjectRow[]> {
+    const role = '(SELECT m.role FROM project_members m WHERE m.project_id = p.id AND m.user_id = $1)';
+    const scope = all ? '' : 'WHERE EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = $1)';
     return this.db.query<ProjectRow>(
-      `SELECT ${PROJECT_COLUMNS}, m.role FROM project_members m JOIN projects p ON p.id = m.project_id
-       WHERE m.user_id = $1 ORDER BY p.created_at, p.id LIMIT $2 OFFSET $3`,
-      [userId, limit, offset],
+      `SELECT ${PROJECT_COLUMNS}, ${role} AS role FROM projects p ${scope}
+       ORDER BY (p.personal_of IS NOT DISTINCT FROM $1::uuid) DESC, p.created_at, p.id LIMIT $2 OFFSET $3`,
+      [viewerId, limit, offset],
     );
   }
 

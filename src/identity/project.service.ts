@@ -72,8 +72,7 @@ export class ProjectService {
     const actor = requireActor(ctx);
     const limit = Math.min(Math.max(page.limit ?? 100, 1), 500);
     const offset = Math.max(page.offset ?? 0, 0);
-    const scope = actor.isAdmin ? null : actor.userId;
-    const [rows, total] = await Promise.all([this.projects.list(scope, limit, offset), this.projects.count(scope)]);
+    const [rows, total] = await Promise.all([this.projects.list(actor.userId, actor.isAdmin, limit, offset), this.projects.count(actor.isAdmin ? null : actor.userId)]);
     return { items: rows.map(toProject), total, limit, offset };
   }
 

@@ -37,7 +37,10 @@ const TemplateSchema = Type.Object({
   memory: Limits,
   cpu: Limits,
 });
-const Wait = Type.Object({ wait: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+/** Query flags accept `1`/`0` as well as `true`/`false`. */
+const Flag = Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('0'), Type.Literal('true'), Type.Literal('false')]));
+const isOn = (v: string | undefined) => v === '1' || v === 'true';
+const Wait = Type.Object({ wait: Flag }, { additionalProperties: false });
 const Aliases = Type.Object({ items: Type.Array(Type.String()), restartNeeded: Type.Boolean() });
 const LogLineSchema = Type.Object({ ts: Type.Number(), stream: Type.String(), line: Type.String() });
 
@@ -91,9 +94,16 @@ export async function instanceRoutes(app: App, opts: InstanceRoutesOptions): Pro
     const initial = await instances.list(req.ctx, projectId);
     await streamEvents(req, reply, (send) => {
       send('snapshot', { items: initial });
-      return instances.onChange((i) => {
+      const offChange = instances.onChange((i) => {
         if (i.projectId === projectId) send('instance', i);
       });
+      const offDelete = instances.onDeleted((d) => {
+        if (d.projectId === projectId) send('instance-deleted', d);
+      });
+      return () => {
+        offChange();
+        offDelete();
+      };
     });
   });
 
@@ -123,12 +133,12 @@ export async function instanceRoutes(app: App, opts: InstanceRoutesOptions): Pro
 
   const lifecycle = { tags: ['instances'], params: IdParams, querystring: Wait, response: { 200: InstanceSchema, 202: InstanceSchema, ...errorResponses } };
   app.post('/api/instances/:id/start', { schema: lifecycle, config: { audit: 'instance.start' } }, async (req, reply) => {
-    const i = await instances.start(req.ctx, req.params.id, { wait: req.query.wait });
+    const i = await instances.start(req.ctx, req.params.id, { wait: isOn(req.query.wait) });
     return reply.status(i.state === 'starting' ? 202 : 200).send(i);
   });
   app.post('/api/instances/:id/stop', { schema: lifecycle, config: { audit: 'instance.stop' } }, async (req) => instances.stop(req.ctx, req.params.id));
   app.post('/api/instances/:id/restart', { schema: lifecycle, config: { audit: 'instance.restart' } }, async (req, reply) => {
-    const i = await instances.restart(req.ctx, req.params.id, { wait: req.query.wait });
+    const i = await instances.restart(req.ctx, req.params.id, { wait: isOn(req.query.wait) });
     return reply.status(i.state === 'running' || i.state === 'error' ? 200 : 202).send(i);
   });
 
@@ -157,10 +167,10 @@ export async function instanceRoutes(app: App, opts: InstanceRoutesOptions): Pro
 
   app.get(
     '/api/instances/:id/logs',
-    { schema: { tags: ['instances'], params: IdParams, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), follow: Type.Optional(Type.Boolean()) }, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(LogLineSchema) }), ...errorResponses } } },
+    { schema: { tags: ['instances'], params: IdParams, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })), follow: Flag }, { additionalProperties: false }), response: { 200: Type.Object({ items: Type.Array(LogLineSchema) }), ...errorResponses } } },
     async (req, reply) => {
       const lines = await instances.logs(req.ctx, req.params.id, req.query.limit ?? 1000);
-      if (!req.query.follow) return { items: lines };
+      if (!isOn(req.query.follow)) return { items: lines };
       await streamEvents(req, reply, async (send) => {
         for (const l of lines) send('line', l);
         return instances.followLogs(req.ctx, req.params.id, (l) => send('line', l));

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import type { AuditService } from '../audit/audit.service.js';
+import type { AuditService, AuditTarget } from '../audit/audit.service.js';
 import type { DriverEvent, InstanceDriver, InstanceSpec, LogLine } from '../drivers/instance-driver.js';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import { requireActor, type Actor, type RequestContext } from '../identity/actor.js';
@@ -97,6 +97,7 @@ export class InstanceService {
   private readonly mutex = new KeyedMutex();
   private readonly changeListeners = new Set<(i: Instance) => void>();
   private readonly routeListeners = new Set<() => void>();
+  private readonly deleteListeners = new Set<(d: { id: string; projectId: string }) => void>();
   private readonly detachDriver: () => void;
 
   constructor(
@@ -119,6 +120,11 @@ export class InstanceService {
   onChange(listener: (i: Instance) => void): () => void {
     this.changeListeners.add(listener);
     return () => this.changeListeners.delete(listener);
+  }
+
+  onDeleted(listener: (d: { id: string; projectId: string }) => void): () => void {
+    this.deleteListeners.add(listener);
+    return () => this.deleteListeners.delete(listener);
   }
 
   onRoutesChanged(listener: () => void): () => void {
@@ -161,7 +167,7 @@ export class InstanceService {
   }
 
   /** Loads an instance the actor may act on; others get 404 whether or not it exists. */
-  async access(actor: Actor, id: string, level: AccessLevel): Promise<InstanceRow> {
+  async access(actor: Actor, id: string, level: AccessLevel, audited?: AuditTarget): Promise<InstanceRow> {
     const row = /^[0-9a-f-]{36}$/i.test(id) ? await this.repo.get(id) : null;
     if (!row) throw notFound('Instance');
     try {
@@ -170,6 +176,8 @@ export class InstanceService {
       if (err instanceof AppError && err.status === 404) throw notFound('Instance');
       throw err;
     }
+    // Only callers who may see the instance get its project and name into their audit row.
+    if (audited) Object.assign(audited, { projectId: row.project_id, label: audited.label ?? row.subdomain });
     return row;
   }
 
@@ -233,8 +241,9 @@ export class InstanceService {
 
   async update(ctx: RequestContext, id: string, input: UpdateInstanceInput): Promise<{ instance: Instance; restartNeeded: boolean }> {
     const actor = requireActor(ctx);
-    return this.audit.run(ctx, 'instance.update', { type: 'instance', id, details: { fields: Object.keys(input) } }, async () => {
-      const row = await this.access(actor, id, 'member');
+    const target: AuditTarget = { type: 'instance', id, details: { fields: Object.keys(input) } };
+    return this.audit.run(ctx, 'instance.update', target, async () => {
+      const row = await this.access(actor, id, 'member', target);
       const template = await this.templates.get(row.template_id);
       if (input.memoryMb !== undefined && (input.memoryMb < template.memory.min || input.memoryMb > template.memory.max)) {
         throw badRequest('limit_out_of_bounds', `memoryMb must be between ${template.memory.min} and ${template.memory.max}`, { field: 'memoryMb' });
@@ -255,8 +264,9 @@ export class InstanceService {
 
   async start(ctx: RequestContext, id: string, opts: { wait?: boolean } = {}): Promise<Instance> {
     const actor = requireActor(ctx);
-    return this.audit.run(ctx, 'instance.start', { type: 'instance', id }, async () => {
-      const row = await this.access(actor, id, 'member');
+    const target: AuditTarget = { type: 'instance', id };
+    return this.audit.run(ctx, 'instance.start', target, async () => {
+      const row = await this.access(actor, id, 'member', target);
       const starting = await this.repo.transition(id, ['stopped', 'error'], 'starting', { desired_state: 'running', error_message: null });
       if (!starting) throw this.busy(row, 'start');
       this.changed(starting);
@@ -268,8 +278,9 @@ export class InstanceService {
 
   async stop(ctx: RequestContext, id: string): Promise<Instance> {
     const actor = requireActor(ctx);
-    return this.audit.run(ctx, 'instance.stop', { type: 'instance', id }, async () => {
-      const row = await this.access(actor, id, 'member');
+    const target: AuditTarget = { type: 'instance', id };
+    return this.audit.run(ctx, 'instance.stop', target, async () => {
+      const row = await this.access(actor, id, 'member', target);
       const stopping = await this.repo.transition(id, ['running', 'starting', 'error'], 'stopping', { desired_state: 'stopped' });
       if (!stopping) throw this.busy(row, 'stop');
       this.changed(stopping);
@@ -280,8 +291,9 @@ export class InstanceService {
 
   async restart(ctx: RequestContext, id: string, opts: { wait?: boolean } = {}): Promise<Instance> {
     const actor = requireActor(ctx);
-    return this.audit.run(ctx, 'instance.restart', { type: 'instance', id }, async () => {
-      const row = await this.access(actor, id, 'member');
+    const target: AuditTarget = { type: 'instance', id };
+    return this.audit.run(ctx, 'instance.restart', target, async () => {
+      const row = await this.access(actor, id, 'member', target);
       const stopping = await this.repo.transition(id, ['running', 'error'], 'stopping', { desired_state: 'running' });
       if (!stopping) throw this.busy(row, 'restart');
       this.changed(stopping);
@@ -296,8 +308,9 @@ export class InstanceService {
 
   async delete(ctx: RequestContext, id: string): Promise<void> {
     const actor = requireActor(ctx);
-    await this.audit.run(ctx, 'instance.delete', { type: 'instance', id }, async () => {
-      const row = await this.access(actor, id, 'owner');
+    const target: AuditTarget = { type: 'instance', id };
+    await this.audit.run(ctx, 'instance.delete', target, async () => {
+      const row = await this.access(actor, id, 'owner', target);
       await this.mutex.run(id, async () => {
         await this.repo.transition(id, ['running', 'starting', 'error', 'stopped'], 'stopping', { desired_state: 'stopped' });
         await this.driver.remove(id);
@@ -306,6 +319,7 @@ export class InstanceService {
         await fs.rm(path.join(this.options.dataPath, 'backups', id), { recursive: true, force: true });
       });
       this.notifyRoutes();
+      for (const l of this.deleteListeners) l({ id, projectId: row.project_id });
       return row;
     });
   }
@@ -341,8 +355,9 @@ export class InstanceService {
   async addAlias(ctx: RequestContext, id: string, alias: string): Promise<{ aliases: string[]; restartNeeded: boolean }> {
     const actor = requireActor(ctx);
     const label = alias.trim().toLowerCase();
-    return this.audit.run(ctx, 'instance.alias.add', { type: 'instance', id, label, details: { alias: label } }, async () => {
-      const row = await this.access(actor, id, 'member');
+    const target: AuditTarget = { type: 'instance', id, details: { alias: label } };
+    return this.audit.run(ctx, 'instance.alias.add', target, async () => {
+      const row = await this.access(actor, id, 'member', target);
       validateLabel(label, 'alias');
       if (!(await this.repo.addAlias(id, label))) throw conflict('subdomain_taken', `The name "${label}" is already in use`);
       const updated = (await this.repo.get(id))!;
@@ -354,8 +369,9 @@ export class InstanceService {
   async removeAlias(ctx: RequestContext, id: string, alias: string): Promise<{ aliases: string[]; restartNeeded: boolean }> {
     const actor = requireActor(ctx);
     const label = alias.trim().toLowerCase();
-    return this.audit.run(ctx, 'instance.alias.remove', { type: 'instance', id, label, details: { alias: label } }, async () => {
-      const row = await this.access(actor, id, 'member');
+    const target: AuditTarget = { type: 'instance', id, details: { alias: label } };
+    return this.audit.run(ctx, 'instance.alias.remove', target, async () => {
+      const row = await this.access(actor, id, 'member', target);
       if (!(await this.repo.removeAlias(id, label))) throw new AppError(404, 'alias_not_found', `"${label}" is not an alias of this instance`);
       const updated = (await this.repo.get(id))!;
       this.changed(updated);
@@ -366,8 +382,9 @@ export class InstanceService {
   /** New magic token: old editor cookies stop working once the runtime restarts with it. */
   async rotateMagicToken(ctx: RequestContext, id: string): Promise<Instance> {
     const actor = requireActor(ctx);
-    return this.audit.run(ctx, 'instance.token.rotate', { type: 'instance', id }, async () => {
-      const row = await this.access(actor, id, 'member');
+    const target: AuditTarget = { type: 'instance', id };
+    return this.audit.run(ctx, 'instance.token.rotate', target, async () => {
+      const row = await this.access(actor, id, 'member', target);
       const secrets = { ...this.openSecrets(row), magicToken: randomToken(32) };
       await this.repo.update(id, { secrets_enc: this.secrets.seal(JSON.stringify(secrets)) });
       if (row.state === 'running') {

@@ -1,4 +1,4 @@
-import type { AuditService } from '../audit/audit.service.js';
+import type { AuditService, AuditTarget } from '../audit/audit.service.js';
 import type { Db } from '../db/db.js';
 import { AppError, conflict } from '../errors.js';
 import { requireActor, type RequestContext } from '../identity/actor.js';
@@ -24,8 +24,9 @@ export class LaunchService {
 
   async launch(ctx: RequestContext, instanceId: string): Promise<{ url: string; expiresAt: string }> {
     const actor = requireActor(ctx);
-    return this.audit.run(ctx, 'instance.launch', { type: 'instance', id: instanceId }, async () => {
-      const row = await this.instances.access(actor, instanceId, 'member');
+    const target: AuditTarget = { type: 'instance', id: instanceId };
+    return this.audit.run(ctx, 'instance.launch', target, async () => {
+      const row = await this.instances.access(actor, instanceId, 'member', target);
       if (row.state !== 'running') throw conflict('instance_not_running', `The instance is ${row.state}; start it before opening the editor`);
       const token = randomToken(32);
       const now = this.clock.now();

@@ -28,12 +28,10 @@ describe.skipIf(!hasChromium)('Launch into the Node-RED editor in real Chromium'
   it('opens signed in with live comms, deploys, and stays signed in across an instance restart', { timeout: 180_000 }, async () => {
     const context = await browser.newContext();
     // A stale token left in localStorage by an earlier session must not cause a login prompt.
-    await context.addInitScript(() => {
-      if (!sessionStorage.getItem('seeded')) {
-        localStorage.setItem('auth-tokens', JSON.stringify({ access_token: 'stale-token' }));
-        sessionStorage.setItem('seeded', '1');
-      }
-    });
+    await context.addInitScript(`if (!sessionStorage.getItem('seeded')) {
+      localStorage.setItem('auth-tokens', JSON.stringify({ access_token: 'stale-token' }));
+      sessionStorage.setItem('seeded', '1');
+    }`);
     const page = await context.newPage();
     const consoleErrors: string[] = [];
     page.on('console', (m) => {
@@ -49,7 +47,7 @@ describe.skipIf(!hasChromium)('Launch into the Node-RED editor in real Chromium'
     expect(page.url()).not.toContain('access_token');
     expect(await page.locator('.red-ui-editor-login, #node-dialog-login').count()).toBe(0);
     await waitFor('comms socket', async () => sockets.some((s) => s.endsWith('/comms')));
-    const token = await page.evaluate(() => localStorage.getItem('auth-tokens'));
+    const token = await page.evaluate("localStorage.getItem('auth-tokens')");
     expect(token).toBeNull();
 
     // Deploy a change from the editor the way a person does: drag an inject node from the palette, click Deploy.
@@ -73,7 +71,7 @@ describe.skipIf(!hasChromium)('Launch into the Node-RED editor in real Chromium'
     await page.reload();
     await page.waitForSelector('#red-ui-workspace', { state: 'visible', timeout: 60_000 });
     expect(await page.locator('.red-ui-editor-login, #node-dialog-login').count()).toBe(0);
-    await page.waitForFunction(() => (window as unknown as { RED: any }).RED.nodes.filterNodes({ type: 'inject' }).length === 1, null, { timeout: 30_000 });
+    await page.waitForFunction("RED.nodes.filterNodes({ type: 'inject' }).length === 1", null, { timeout: 30_000 });
     fs.mkdirSync('test-artifacts', { recursive: true });
     await page.screenshot({ path: 'test-artifacts/editor-after-restart.png' });
     expect(consoleErrors.filter((e) => !/favicon/i.test(e)), consoleErrors.join('\n')).toEqual([]);

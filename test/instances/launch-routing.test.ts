@@ -169,6 +169,9 @@ describe('routing and one-click Launch over HTTP', () => {
     expect(JSON.parse(stopped.body)).toMatchObject({ code: 'instance_unavailable', state: 'stopped' });
     const launchStopped = await owner.post(`/api/instances/${b.id}/launch`);
     expect([launchStopped.status, launchStopped.body.code]).toEqual([409, 'instance_not_running']);
+    const audit = (await owner.get(`/api/audit?projectId=${(await owner.get(`/api/instances/${b.id}`)).body.projectId}&action=instance.*`)).body.items;
+    const actions = audit.map((e: any) => `${e.action}:${e.outcome}`);
+    expect(actions).toEqual(expect.arrayContaining(['instance.stop:success', 'instance.launch:failure', 'instance.alias.add:success', 'instance.alias.remove:success']));
   });
 
   it('rotating the magic token invalidates old cookies', async () => {
