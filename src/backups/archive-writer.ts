@@ -9,6 +9,9 @@ import type { Pack } from 'tar-stream';
 import type { StableFile } from './stable-read.js';
 
 const BLOCK = 512;
+/** Stream buffer sizes for archive I/O; zlib's 16 KiB default makes it cross to the thread pool several times as often. */
+export const IO_CHUNK = 1024 * 1024;
+export const ZLIB_CHUNK = 256 * 1024;
 
 export interface WriteArchiveOptions {
   sourceDir: string;
@@ -113,7 +116,7 @@ export async function writeArchive(o: WriteArchiveOptions): Promise<ArchiveResul
   const fileTap = new Tap(true);
   const tmp = `${o.destFile}.partial`;
   try {
-    await pipeline(pack(root, options), tarTap, zlib.createGzip(), fileTap, fs.createWriteStream(tmp, { mode: 0o600 }));
+    await pipeline(pack(root, options), tarTap, zlib.createGzip({ chunkSize: ZLIB_CHUNK }), fileTap, fs.createWriteStream(tmp, { mode: 0o600, highWaterMark: IO_CHUNK }));
     await fs.promises.rename(tmp, o.destFile);
   } catch (err) {
     await fs.promises.rm(tmp, { force: true });
