@@ -32,6 +32,6 @@ fi
 
 if $PURGE; then
   # A killed engine can leave overlay mounts behind; unmount them before deleting.
-  grep -o " $DIR/[^ ]*" /proc/mounts | sort -r | while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
+  { grep -o " $DIR/[^ ]*" /proc/mounts || true; } | sort -r | while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
   rm -rf "$DIR"
 fi
