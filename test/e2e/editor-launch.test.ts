@@ -52,6 +52,7 @@ describe.skipIf(!hasChromium)('Launch into the Node-RED editor in real Chromium'
 
     // Deploy a change from the editor the way a person does: drag an inject node from the palette, click Deploy.
     const paletteNode = page.locator('.red-ui-palette-node[data-palette-type="inject"]').first();
+    await paletteNode.waitFor({ state: 'visible', timeout: 30_000 });
     const from = (await paletteNode.boundingBox())!;
     const canvas = (await page.locator('#red-ui-workspace-chart').boundingBox())!;
     await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
