@@ -261,7 +261,26 @@ describe('backup schedules with an injected clock', () => {
 
     const audit = (await owner.get(`/api/audit?projectId=${projectId}`)).body.items;
     expect(audit.some((e: any) => e.action === 'backup.create' && e.details.kind === 'scheduled' && e.actor === null)).toBe(true);
+    expect(audit.some((e: any) => e.action === 'backup.create' && e.details.kind === 'scheduled' && e.outcome === 'failure')).toBe(false);
     expect(audit.some((e: any) => e.action === 'backup.delete' && e.details.reason === 'retention')).toBe(true);
     expect(audit.some((e: any) => e.action === 'backup.schedule' && e.outcome === 'success')).toBe(true);
+  });
+
+  it('after a crash between the two renames of a restore, the moved-aside directory is put back', async () => {
+    const projectId = (await owner.get('/api/projects')).body.items[0].id;
+    const id = (await owner.post(`/api/projects/${projectId}/instances`, { subdomain: 'interrupted' })).body.id;
+    const live = path.join(t.dataPath, 'instances', id);
+    fs.mkdirSync(live, { recursive: true });
+    fs.writeFileSync(path.join(live, 'flows.json'), '[{"id":"kept"}]');
+    const aside = path.join(t.dataPath, 'instances', `.restore-old-${id}-0a1b2c3d`);
+    fs.renameSync(live, aside);
+    const staleStaging = path.join(t.dataPath, 'instances', `.restore-${id}-XXXXXX`);
+    fs.mkdirSync(staleStaging);
+    const old = new Date(Date.now() - 7 * 3600_000);
+    fs.utimesSync(staleStaging, old, old);
+    await t.openflow.services.backups.recoverInterrupted();
+    expect(fs.readFileSync(path.join(live, 'flows.json'), 'utf8')).toBe('[{"id":"kept"}]');
+    expect(fs.existsSync(aside)).toBe(false);
+    expect(fs.existsSync(staleStaging)).toBe(false);
   });
 });
