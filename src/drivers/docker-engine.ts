@@ -27,7 +27,7 @@ export interface DockerEngine {
    * `tail` limits how much earlier output is replayed first (all of it when absent).
    */
   followLogs(id: string, options: { tail?: number; signal: AbortSignal }, onLine: (stream: 'stdout' | 'stderr', line: string) => void): Promise<void>;
-  /** Resident memory of the container's processes (anonymous memory, without page cache), or null if unknown. */
+  /** Resident memory of the container's processes (anonymous and mapped file pages, no page cache), or null if unknown. */
   memoryUsage(id: string): Promise<number | null>;
 }
 
@@ -97,14 +97,16 @@ async function ignoreStatus<T>(action: Promise<T>, ...statuses: number[]): Promi
   }
 }
 
-/** Reads numbers out of a memory_stats.stats map whatever the cgroup version names them. */
-function residentBytes(stats: { usage?: number; stats?: Record<string, number> } | undefined): number | null {
-  if (!stats) return null;
-  const s = stats.stats ?? {};
-  // cgroup v1 counts anonymous memory as rss, v2 as anon; either is what ps would call resident minus file pages.
-  if (typeof s.rss === 'number') return s.rss;
-  if (typeof s.anon === 'number') return s.anon;
-  if (typeof stats.usage === 'number') return Math.max(0, stats.usage - (s.inactive_file ?? s.cache ?? 0));
+/**
+ * Close to what ps shows as RSS for the container's processes: anonymous memory plus the mapped file pages charged to
+ * the container (pages another container faulted in first are charged there), without the page cache the cgroup
+ * also counts. cgroup v1 names them rss and mapped_file, v2 anon and file_mapped.
+ */
+function residentBytes(stats: { stats?: Record<string, number> } | undefined): number | null {
+  const s = stats?.stats;
+  if (!s) return null;
+  if (typeof s.rss === 'number') return s.rss + (s.mapped_file ?? 0);
+  if (typeof s.anon === 'number') return s.anon + (s.file_mapped ?? 0);
   return null;
 }
 
@@ -256,6 +258,6 @@ export class DockerodeEngine implements DockerEngine {
 
   async memoryUsage(id: string): Promise<number | null> {
     const stats = await ignoreStatus(this.docker.getContainer(id).stats({ stream: false, 'one-shot': true }), 404, 409);
-    return residentBytes(stats?.memory_stats as { usage?: number; stats?: Record<string, number> } | undefined);
+    return residentBytes(stats?.memory_stats as { stats?: Record<string, number> } | undefined);
   }
 }
