@@ -1,6 +1,9 @@
 /** The part of a running Node-RED's admin API the manager drives directly. */
 export interface RuntimeAdmin {
-  /** Makes the runtime re-read flows.json and flows_cred.json from its storage and restart its flows. */
+  /**
+   * Makes the runtime re-read flows.json and flows_cred.json from its storage and restart its flows. Like any deploy,
+   * it resolves once the runtime has loaded the files; the flows start just after.
+   */
   reloadFlows(target: { host: string; port: number; magicToken: string }): Promise<void>;
 }
 
