@@ -226,7 +226,7 @@ export class DockerDriver implements InstanceDriver {
       return await task;
     } catch (err) {
       if (err instanceof InstanceDriverError && err.code === 'crash_loop') this.emit({ type: 'failed', instanceId: id, message: err.message });
-      await this.settle(m);
+      await this.settleQuietly(m);
       throw err;
     }
   }
@@ -417,11 +417,15 @@ export class DockerDriver implements InstanceDriver {
     const container = this.containerSpec(spec, m.specHash, userDir);
     let containerId: string;
     try {
-      containerId = await this.engine.createContainer(container);
+      containerId = await this.engine.createContainer(container).catch(async (err: unknown) => {
+        if (!(err instanceof NameInUseError)) throw err;
+        await this.freeName(container.name);
+        return this.engine.createContainer(container);
+      });
     } catch (err) {
-      if (!(err instanceof NameInUseError)) throw err;
-      await this.freeName(container.name);
-      containerId = await this.engine.createContainer(container);
+      // The image or the network may have been removed behind the driver's back: check both again next time.
+      this.engineReady = null;
+      throw err;
     }
     if (m.abort.signal.aborted) {
       await this.engine.removeContainer(containerId);
@@ -554,7 +558,12 @@ export class DockerDriver implements InstanceDriver {
     const id = m.spec.instanceId;
     const message = describeExit(exit, m.spec.memoryMb);
     m.task = (async () => {
-      await this.retire(m, live);
+      try {
+        await this.retire(m, live);
+      } catch (err) {
+        this.giveUp(m, `${message}; the engine could not remove the container: ${(err as Error).message}`);
+        return;
+      }
       if (exit.oomKilled) this.emitMemoryExceeded(m);
       const delay = this.recordEnding(m);
       if (delay === null) {
@@ -608,7 +617,7 @@ export class DockerDriver implements InstanceDriver {
     this.system(id, 'gave up restarting Node-RED');
     this.logger.error({ instanceId: id }, message);
     this.emit({ type: 'failed', instanceId: id, message });
-    void this.settle(m);
+    void this.settleQuietly(m);
   }
 
   // ---- stopping ------------------------------------------------------------------------------------------------
@@ -650,6 +659,15 @@ export class DockerDriver implements InstanceDriver {
     await settlesWithin(live.logsDone, LOG_DRAIN_MS);
     live.watch.abort();
     await this.engine.removeContainer(live.containerId);
+  }
+
+  /** settle() where nobody awaits the outcome: an engine failure is logged rather than left unhandled. */
+  private async settleQuietly(m: Managed): Promise<void> {
+    try {
+      await this.settle(m);
+    } catch (err) {
+      this.logger.error({ instanceId: m.spec.instanceId, err: (err as Error).message }, 'could not remove a Node-RED container');
+    }
   }
 
   private async settle(m: Managed): Promise<void> {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DockerodeEngine } from '../../src/drivers/docker-engine.js';
 import { DOCKER_RUNTIME_DIR, DOCKER_USER_DIR, DockerDriver, LABEL_INSTANCE, LABEL_SCOPE, LABEL_SPEC, type DockerDriverOptions } from '../../src/drivers/docker.driver.js';
 import { InstanceDriverError, type DriverEvent, type InstanceSpec } from '../../src/drivers/instance-driver.js';
@@ -27,8 +27,14 @@ describe.skipIf(!socket)('Docker driver against a real engine', () => {
     root = mkdtempSync(join(tmpdir(), 'openflow-docker-'));
   });
 
+  // A failed test must not leave containers (or drivers that would restart them) to the next one.
+  afterEach(async () => {
+    for (const driver of drivers.splice(0)) await driver.close().catch(() => undefined);
+    const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_SCOPE}=${scope}`] } });
+    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  });
+
   afterAll(async () => {
-    for (const driver of drivers) await driver.close().catch(() => undefined);
     await cleanEngine(docker, scope, network);
     if (root) rmSync(root, { recursive: true, force: true });
   });
@@ -119,7 +125,7 @@ describe.skipIf(!socket)('Docker driver against a real engine', () => {
       body: helloFlow('life, redeployed'),
     });
     expect(deployed.status).toBe(204);
-    expect((await httpTo(info.host, info.port, '/api/hello')).body).toBe('hello from life, redeployed');
+    await waitFor('the redeployed flow to answer', async () => (await httpTo(info.host, info.port, '/api/hello')).body === 'hello from life, redeployed');
     expect(statSync(join(spec.userDir, 'flows.json')).uid).toBe(1000);
     const settings = statSync(join(spec.userDir, 'settings.cjs'));
     expect(settings.mode & 0o777).toBe(0o600);
