@@ -205,6 +205,31 @@ describe.skipIf(!socket)('Docker driver against a real engine', () => {
     expect(await containersOf()).toEqual([]);
   });
 
+  it('reports a container the kernel killed at its memory limit as memory-exceeded, then restarts it', async () => {
+    const driver = newDriver();
+    const events: DriverEvent[] = [];
+    driver.onEvent((event) => events.push(event));
+    const spec = makeSpec('greedy', { memoryMb: 128 });
+    // Buffers live outside the V8 heap, so only the container's memory limit can stop this flow.
+    writeFileSync(
+      join(spec.userDir, 'flows.json'),
+      JSON.stringify([
+        { id: 't', type: 'tab', label: 'greedy' },
+        { id: 'in', type: 'http in', z: 't', url: '/eat', method: 'get', upload: false, swaggerDoc: '', wires: [['fn']] },
+        { id: 'fn', type: 'function', z: 't', func: "const kept = [];\nfor (let i = 0; i < 64; i++) kept.push(Buffer.alloc(4 * 1024 * 1024, 1));\ncontext.set('kept', kept);\nmsg.payload = 'survived';\nreturn msg;", outputs: 1, wires: [['out']] },
+        { id: 'out', type: 'http response', z: 't', statusCode: '', headers: {}, wires: [] },
+      ]),
+    );
+    const info = await driver.start(spec);
+    const eaten = await httpTo(info.host, info.port, '/api/eat').catch((err: Error) => ({ status: 0, body: err.message }));
+    expect(eaten.body).not.toBe('survived');
+    const exceeded = await waitFor('a memory-exceeded event', () => events.find((e) => e.type === 'memory-exceeded'));
+    expect(exceeded).toMatchObject({ instanceId: spec.instanceId, limitBytes: 128 * 1024 * 1024 });
+    expect(events.find((e) => e.type === 'crashed')).toMatchObject({ message: expect.stringContaining('memory limit of 128 MiB') });
+    await waitFor('the restart after the kill', () => events.find((e) => e.type === 'restarted'));
+    await driver.stop(spec.instanceId);
+  });
+
   it('lets a new manager adopt running containers, replace changed ones, start missing ones and remove the rest', async () => {
     const first = newDriver({ onClose: 'leave' });
     const kept = makeSpec('kept');
