@@ -32,6 +32,7 @@ export function ProjectScope({ route }: { route: ProjectRoute }) {
     events: {
       snapshot: (data) => dispatch({ type: 'snapshot', items: (data as Items<Instance>).items }),
       instance: (data) => dispatch({ type: 'upsert', instance: data as Instance }),
+      'instance-deleted': (data) => dispatch({ type: 'remove', id: (data as { id: string }).id }),
     },
     onOpen: () => {
       setStreamFailed(false);
