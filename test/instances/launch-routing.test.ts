@@ -134,6 +134,8 @@ describe('routing and one-click Launch over HTTP', () => {
   it('reaches http-in nodes at /hook and /api/hook, without the magic token, and echoes WebSockets', async () => {
     const body = JSON.stringify({ n: 1 });
     const headers = { 'content-type': 'application/json', cookie: `openflow_token=${a.magic}`, authorization: `Bearer ${a.magic}` };
+    // An earlier test redeployed the flows; Node-RED answers a deploy before the flows have restarted.
+    await waitFor('flows started', async () => (await viaRouter(t, 'launch-a', '/api/hook', { method: 'POST', headers, body })).status === 200);
     for (const path of ['/hook', '/api/hook']) {
       const r = await viaRouter(t, 'launch-a', path, { method: 'POST', headers, body });
       expect(r.status, path).toBe(200);

@@ -55,6 +55,12 @@ beforeAll(async () => {
     body: JSON.stringify({ flows }),
   });
   expect(res.status).toBe(200);
+  // Node-RED answers the deploy before the new flows have started; wait until their routes exist.
+  const deadline = Date.now() + 30_000;
+  while ((await httpRequest(nr.port, { path: '/api/echo-headers' })).status === 404) {
+    if (Date.now() > deadline) throw new Error('deployed flows never started');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
 
 afterAll(async () => {
