@@ -16,8 +16,21 @@ import {
   type RuntimeInfo,
   type RuntimeStatus,
 } from './instance-driver.js';
-import { LogRing } from './process-logs.js';
-import type { CrashPolicy } from './process.driver.js';
+import { InstanceLogs } from './instance-logs.js';
+import {
+  assertCrashPolicy,
+  awaitReady,
+  CrashWindow,
+  DriverEvents,
+  pauseUnlessStopped,
+  settlesWithin,
+  startConcurrently,
+  stoppedError,
+  StopQueue,
+  throwIfStopped,
+  type CrashPolicy,
+  type ReadyOutcome,
+} from './supervision.js';
 
 /** Where the Node-RED image keeps Openflow's runtime files (shim, editor boot script, plugins). */
 export const DOCKER_RUNTIME_DIR = '/opt/openflow/nodered';
@@ -103,26 +116,16 @@ interface Managed {
   /** The live container answers HTTP; only then does crash supervision apply. */
   ready: boolean;
   restarts: number;
-  endings: number[];
+  crashes: CrashWindow;
   task: Promise<unknown>;
   /** From the image label, or from Node-RED's start-up banner. */
   nodeRedVersion: string | null;
 }
 
-type ReadyOutcome = { kind: 'ready' } | { kind: 'exited'; exit: ContainerExit } | { kind: 'timeout' } | { kind: 'aborted' };
-
 function describeExit(exit: ContainerExit, memoryMb: number): string {
   if (exit.oomKilled) return `Node-RED was killed for exceeding its memory limit of ${memoryMb} MiB`;
   if (exit.code !== null) return `Node-RED exited with code ${exit.code}`;
   return 'the Node-RED container stopped';
-}
-
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolveTimeout) => {
-    timer = setTimeout(() => resolveTimeout(false), ms);
-  });
-  return Promise.race([promise.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
 }
 
 function sortedEntries(record: Record<string, string>): [string, string][] {
@@ -161,19 +164,16 @@ export class DockerDriver implements InstanceDriver {
   private readonly files: InstanceFiles;
 
   private readonly managed = new Map<string, Managed>();
-  private readonly stopping = new Map<string, Promise<void>>();
-  private readonly rings = new Map<string, LogRing>();
-  private readonly followers = new Map<string, Set<(line: LogLine) => void>>();
-  private readonly listeners = new Set<(event: DriverEvent) => void>();
+  private readonly stops = new StopQueue();
+  private readonly logLines: InstanceLogs;
+  private readonly events: DriverEvents;
   /** Network and image checked once; a failure is forgotten so the next start asks the engine again. */
   private engineReady: Promise<string | null> | null = null;
   private closed = false;
   private leaving = false;
 
   constructor(options: DockerDriverOptions) {
-    if (options.crash.maxCrashes < 1 || options.crash.backoffMs.length === 0) {
-      throw new RangeError('crash policy needs maxCrashes >= 1 and at least one backoff delay');
-    }
+    assertCrashPolicy(options.crash);
     const user = options.user ?? null;
     const self = process.getuid?.();
     if (user && self !== undefined && self !== 0 && self !== user.uid) {
@@ -194,6 +194,14 @@ export class DockerDriver implements InstanceDriver {
     this.logger = options.logger;
     this.probe = options.probe ?? new NodeHttpProbe();
     this.files = options.files ?? new LocalInstanceFiles();
+    this.logLines = new InstanceLogs({
+      capacity: LOG_LINES_KEPT,
+      linesInMessages: LINES_IN_MESSAGES,
+      maxLineChars: MAX_LINE_CHARS,
+      clock: this.clock,
+      logger: this.logger,
+    });
+    this.events = new DriverEvents(this.logLines, this.logger);
   }
 
   // ---- public API ----------------------------------------------------------------------------------------------
@@ -202,7 +210,7 @@ export class DockerDriver implements InstanceDriver {
     this.assertOpen();
     this.validate(spec);
     const id = spec.instanceId;
-    await this.stopping.get(id);
+    await this.stops.underWay(id);
     if (this.managed.has(id)) throw new InstanceDriverError('already_running', `instance ${id} is already running`);
     const m: Managed = {
       spec,
@@ -211,7 +219,7 @@ export class DockerDriver implements InstanceDriver {
       live: null,
       ready: false,
       restarts: 0,
-      endings: [],
+      crashes: new CrashWindow(this.crash, this.clock),
       task: Promise.resolve(),
       nodeRedVersion: null,
     };
@@ -232,17 +240,12 @@ export class DockerDriver implements InstanceDriver {
   }
 
   stop(instanceId: string): Promise<void> {
-    const pending = this.stopping.get(instanceId);
-    if (pending) return pending;
-    const stopping = this.stopNow(instanceId).finally(() => this.stopping.delete(instanceId));
-    this.stopping.set(instanceId, stopping);
-    return stopping;
+    return this.stops.run(instanceId, () => this.stopNow(instanceId));
   }
 
   async remove(instanceId: string): Promise<void> {
     await this.stop(instanceId);
-    this.rings.delete(instanceId);
-    this.followers.delete(instanceId);
+    this.logLines.forget(instanceId);
   }
 
   async status(instanceId: string): Promise<RuntimeStatus | null> {
@@ -265,26 +268,15 @@ export class DockerDriver implements InstanceDriver {
   }
 
   logs(instanceId: string, limit = LOG_LINES_KEPT): LogLine[] {
-    return this.rings.get(instanceId)?.last(limit) ?? [];
+    return this.logLines.last(instanceId, limit);
   }
 
   followLogs(instanceId: string, onLine: (line: LogLine) => void): () => void {
-    let set = this.followers.get(instanceId);
-    if (!set) {
-      set = new Set();
-      this.followers.set(instanceId, set);
-    }
-    set.add(onLine);
-    return () => {
-      this.followers.get(instanceId)?.delete(onLine);
-    };
+    return this.logLines.follow(instanceId, onLine);
   }
 
   onEvent(listener: (event: DriverEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.events.on(listener);
   }
 
   async recover(expected: InstanceSpec[]): Promise<Map<string, RuntimeInfo>> {
@@ -315,19 +307,7 @@ export class DockerDriver implements InstanceDriver {
       if (!m) toStart.push(spec);
       else if (m.ready && m.live) running.set(spec.instanceId, this.runtimeInfo(spec.instanceId, m.live));
     }
-    const queue = [...toStart];
-    const worker = async (): Promise<void> => {
-      for (let spec = queue.shift(); spec; spec = queue.shift()) {
-        try {
-          running.set(spec.instanceId, await this.start(spec));
-        } catch (err) {
-          if (!(err instanceof InstanceDriverError && err.code === 'crash_loop')) {
-            this.emit({ type: 'failed', instanceId: spec.instanceId, message: (err as Error).message });
-          }
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.recoverConcurrency, toStart.length) }, worker));
+    await startConcurrently(toStart, this.recoverConcurrency, (spec) => this.start(spec), running, this.events);
     return running;
   }
 
@@ -356,9 +336,9 @@ export class DockerDriver implements InstanceDriver {
   private async launch(m: Managed): Promise<RuntimeInfo> {
     const id = m.spec.instanceId;
     for (;;) {
-      this.throwIfAborted(m);
+      throwIfStopped(m.abort.signal, id);
       m.nodeRedVersion = (await this.prepareEngine()) ?? m.nodeRedVersion;
-      this.throwIfAborted(m);
+      throwIfStopped(m.abort.signal, id);
       const live = await this.createContainer(m);
       const outcome = await this.awaitReady(m, live);
       if (outcome.kind === 'ready') {
@@ -366,20 +346,18 @@ export class DockerDriver implements InstanceDriver {
         this.logger.info({ instanceId: id, container: containerName(m.spec.subdomain), host: live.host }, 'Node-RED answers');
         return this.runtimeInfo(id, live);
       }
-      if (outcome.kind === 'aborted') throw this.stoppedError(id);
+      if (outcome.kind === 'aborted') throw stoppedError(id);
       if (outcome.kind === 'timeout') {
-        const lines = this.lastOutput(id);
+        const lines = this.logLines.lastOutput(id);
         await this.terminate(m, live, 'it did not answer in time');
         throw new InstanceDriverError('start_timeout', `Node-RED did not answer on ${live.host}:${DOCKER_NODE_RED_PORT} within ${this.startTimeoutMs} ms`, lines);
       }
       await this.retire(m, live);
       if (outcome.exit.oomKilled) this.emitMemoryExceeded(m);
       const message = describeExit(outcome.exit, m.spec.memoryMb);
-      const delay = this.recordEnding(m);
+      const delay = this.events.crashed(id, m.crashes, message, (ms) => `${message} while starting; restarting in ${ms} ms`);
       if (delay === null) throw this.crashLoopError(m, message);
-      this.emit({ type: 'crashed', instanceId: id, message, restartInMs: delay });
-      this.system(id, `${message} while starting; restarting in ${delay} ms`);
-      await this.pause(m, delay);
+      await pauseUnlessStopped(m.abort.signal, delay, id);
     }
   }
 
@@ -413,7 +391,7 @@ export class DockerDriver implements InstanceDriver {
     const id = spec.instanceId;
     const userDir = resolve(spec.userDir);
     await this.files.prepare(userDir, SETTINGS_FILE_NAME, spec.settingsJs, this.user);
-    this.throwIfAborted(m);
+    throwIfStopped(m.abort.signal, id);
     const container = this.containerSpec(spec, m.specHash, userDir);
     let containerId: string;
     try {
@@ -429,7 +407,7 @@ export class DockerDriver implements InstanceDriver {
     }
     if (m.abort.signal.aborted) {
       await this.engine.removeContainer(containerId);
-      throw this.stoppedError(id);
+      throw stoppedError(id);
     }
     try {
       await this.engine.startContainer(containerId);
@@ -487,31 +465,13 @@ export class DockerDriver implements InstanceDriver {
     if (holder) await this.discardById(holder.id, holder.name, 'its name is needed for a new container');
   }
 
-  private awaitReady(m: Managed, live: Live): Promise<ReadyOutcome> {
-    if (m.abort.signal.aborted) return Promise.resolve({ kind: 'aborted' });
-    return new Promise((resolveOutcome) => {
-      let done = false;
-      const finish = (outcome: ReadyOutcome): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        m.abort.signal.removeEventListener('abort', onAbort);
-        resolveOutcome(outcome);
-      };
-      const onAbort = (): void => finish({ kind: 'aborted' });
-      const timer = setTimeout(() => finish({ kind: 'timeout' }), this.startTimeoutMs);
-      m.abort.signal.addEventListener('abort', onAbort);
-      void live.exited.then((exit) => finish({ kind: 'exited', exit }));
-      if (live.host === '') return;
-      void (async () => {
-        while (!done) {
-          if (await this.probe.answersHttp(live.host, DOCKER_NODE_RED_PORT, HTTP_PROBE_TIMEOUT_MS)) {
-            finish({ kind: 'ready' });
-            return;
-          }
-          await sleep(this.readyPollMs);
-        }
-      })();
+  private awaitReady(m: Managed, live: Live): Promise<ReadyOutcome<ContainerExit>> {
+    return awaitReady({
+      signal: m.abort.signal,
+      timeoutMs: this.startTimeoutMs,
+      pollMs: this.readyPollMs,
+      exited: live.exited,
+      answers: live.host === '' ? null : () => this.probe.answersHttp(live.host, DOCKER_NODE_RED_PORT, HTTP_PROBE_TIMEOUT_MS),
     });
   }
 
@@ -565,13 +525,11 @@ export class DockerDriver implements InstanceDriver {
         return;
       }
       if (exit.oomKilled) this.emitMemoryExceeded(m);
-      const delay = this.recordEnding(m);
+      const delay = this.events.crashed(id, m.crashes, message, (ms) => `restarting after crash (${message}) in ${ms} ms`);
       if (delay === null) {
         this.giveUp(m, this.crashLoopError(m, message).message);
         return;
       }
-      this.emit({ type: 'crashed', instanceId: id, message, restartInMs: delay });
-      this.system(id, `restarting after crash (${message}) in ${delay} ms`);
       await this.restart(m, delay, `crash: ${message}`);
     })();
   }
@@ -579,7 +537,7 @@ export class DockerDriver implements InstanceDriver {
   private async restart(m: Managed, delay: number, reason: string): Promise<void> {
     const id = m.spec.instanceId;
     try {
-      await this.pause(m, delay);
+      await pauseUnlessStopped(m.abort.signal, delay, id);
       const runtime = await this.launch(m);
       m.restarts += 1;
       this.emit({ type: 'restarted', instanceId: id, runtime, reason });
@@ -594,29 +552,12 @@ export class DockerDriver implements InstanceDriver {
     this.emit({ type: 'memory-exceeded', instanceId: m.spec.instanceId, rssBytes: limitBytes, limitBytes });
   }
 
-  private recordEnding(m: Managed): number | null {
-    const now = this.clock.now();
-    m.endings = m.endings.filter((t) => now - t < this.crash.windowMs);
-    m.endings.push(now);
-    if (m.endings.length >= this.crash.maxCrashes) return null;
-    const { backoffMs } = this.crash;
-    return backoffMs[Math.min(m.endings.length - 1, backoffMs.length - 1)] ?? 0;
-  }
-
   private crashLoopError(m: Managed, lastReason: string): InstanceDriverError {
-    const seconds = Math.round(this.crash.windowMs / 1000);
-    return new InstanceDriverError(
-      'crash_loop',
-      `Node-RED ended abnormally ${m.endings.length} times within ${seconds} s; giving up. Last: ${lastReason}`,
-      this.lastOutput(m.spec.instanceId),
-    );
+    return m.crashes.loopError(lastReason, this.logLines.lastOutput(m.spec.instanceId));
   }
 
   private giveUp(m: Managed, message: string): void {
-    const id = m.spec.instanceId;
-    this.system(id, 'gave up restarting Node-RED');
-    this.logger.error({ instanceId: id }, message);
-    this.emit({ type: 'failed', instanceId: id, message });
+    this.events.gaveUp(m.spec.instanceId, message);
     void this.settleQuietly(m);
   }
 
@@ -696,7 +637,7 @@ export class DockerDriver implements InstanceDriver {
       live: null,
       ready: false,
       restarts: 0,
-      endings: [],
+      crashes: new CrashWindow(this.crash, this.clock),
       task: Promise.resolve(),
       nodeRedVersion: null,
     };
@@ -756,47 +697,15 @@ export class DockerDriver implements InstanceDriver {
       const version = VERSION_LINE.exec(text)?.[1];
       if (version) m.nodeRedVersion = version;
     }
-    this.pushLine(m.spec.instanceId, stream, text);
-  }
-
-  private pushLine(instanceId: string, stream: LogLine['stream'], raw: string): void {
-    let ring = this.rings.get(instanceId);
-    if (!ring) {
-      ring = new LogRing(LOG_LINES_KEPT);
-      this.rings.set(instanceId, ring);
-    }
-    const text = raw.length > MAX_LINE_CHARS ? `${raw.slice(0, MAX_LINE_CHARS)}…` : raw;
-    const line: LogLine = { ts: this.clock.now(), stream, line: text };
-    ring.push(line);
-    for (const follower of this.followers.get(instanceId) ?? []) {
-      try {
-        follower(line);
-      } catch (err) {
-        this.logger.warn({ instanceId, err: (err as Error).message }, 'log follower threw');
-      }
-    }
+    this.logLines.push(m.spec.instanceId, stream, text);
   }
 
   private system(instanceId: string, text: string): void {
-    this.logger.info({ instanceId }, text);
-    this.pushLine(instanceId, 'system', text);
-  }
-
-  private lastOutput(instanceId: string): string[] {
-    return (this.rings.get(instanceId)?.last(LOG_LINES_KEPT) ?? [])
-      .filter((line) => line.stream !== 'system')
-      .slice(-LINES_IN_MESSAGES)
-      .map((line) => line.line);
+    this.logLines.system(instanceId, text);
   }
 
   private emit(event: DriverEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.logger.warn({ instanceId: event.instanceId, err: (err as Error).message }, 'driver event listener threw');
-      }
-    }
+    this.events.emit(event);
   }
 
   // ---- small helpers -------------------------------------------------------------------------------------------
@@ -833,22 +742,6 @@ export class DockerDriver implements InstanceDriver {
     if (!isAbsolute(spec.userDir)) throw new InstanceDriverError('invalid_spec', `userDir must be absolute: ${spec.userDir}`);
     if (!Number.isInteger(spec.memoryMb) || spec.memoryMb < 6) throw new InstanceDriverError('invalid_spec', `memoryMb must be an integer of at least 6 (Docker's minimum): ${spec.memoryMb}`);
     if (!Number.isFinite(spec.cpu) || spec.cpu < 0) throw new InstanceDriverError('invalid_spec', `cpu must be a non-negative number: ${spec.cpu}`);
-  }
-
-  private async pause(m: Managed, ms: number): Promise<void> {
-    try {
-      await sleep(ms, undefined, { signal: m.abort.signal });
-    } catch {
-      throw this.stoppedError(m.spec.instanceId);
-    }
-  }
-
-  private throwIfAborted(m: Managed): void {
-    if (m.abort.signal.aborted) throw this.stoppedError(m.spec.instanceId);
-  }
-
-  private stoppedError(instanceId: string): InstanceDriverError {
-    return new InstanceDriverError('stopped', `instance ${instanceId} was stopped before Node-RED answered`);
   }
 
   private assertOpen(): void {

@@ -1,28 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, truncateSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
-import type { LogLine } from './instance-driver.js';
-
-/** The last `capacity` lines, oldest first. */
-export class LogRing {
-  private readonly lines: LogLine[] = [];
-  private next = 0;
-
-  constructor(private readonly capacity: number) {}
-
-  push(line: LogLine): void {
-    if (this.lines.length < this.capacity) {
-      this.lines.push(line);
-      return;
-    }
-    this.lines[this.next] = line;
-    this.next = (this.next + 1) % this.capacity;
-  }
-
-  last(limit: number): LogLine[] {
-    const ordered = [...this.lines.slice(this.next), ...this.lines.slice(0, this.next)];
-    return limit >= ordered.length ? ordered : ordered.slice(ordered.length - Math.max(0, limit));
-  }
-}
 
 export interface LogFileTailOptions {
   /** Start this many bytes before the current end (adoption), dropping the first partial line; 0 reads it all. */

@@ -14,18 +14,25 @@ import {
   type RuntimeStatus,
 } from './instance-driver.js';
 import { LinuxProcessHost, type ProcessExit, type ProcessHost } from './process-host.js';
-import { LogFileTail, LogRing } from './process-logs.js';
+import { InstanceLogs } from './instance-logs.js';
+import { LogFileTail } from './process-logs.js';
 import { LOOPBACK_HOST, LoopbackNetwork, type LoopbackProbe } from './process-loopback.js';
 import { PortAllocator, type PortRange } from './process-port-allocator.js';
 import { RunDirectory, type RunRecord } from './process-run-dir.js';
-
-export interface CrashPolicy {
-  /** This many abnormal ends (crashes, memory-limit restarts) within windowMs make the driver give up. */
-  maxCrashes: number;
-  windowMs: number;
-  /** Delay before the n-th restart inside the window; the last entry repeats. */
-  backoffMs: number[];
-}
+import {
+  assertCrashPolicy,
+  awaitReady,
+  CrashWindow,
+  DriverEvents,
+  pauseUnlessStopped,
+  settlesWithin,
+  startConcurrently,
+  stoppedError,
+  StopQueue,
+  throwIfStopped,
+  type CrashPolicy,
+  type ReadyOutcome,
+} from './supervision.js';
 
 export interface ProcessDriverOptions {
   /** node_modules/node-red/red.js of the project: no network is needed to start an instance. */
@@ -94,26 +101,15 @@ interface Managed {
   /** The live process answers HTTP; only then do memory checks and crash supervision apply. */
   ready: boolean;
   restarts: number;
-  /** Times of recent abnormal ends, for the crash window. */
-  endings: number[];
+  crashes: CrashWindow;
   /** The start or restart chain in flight; stop() waits for it. */
   task: Promise<unknown>;
 }
-
-type ReadyOutcome = { kind: 'ready' } | { kind: 'exited'; exit: ProcessExit } | { kind: 'timeout' } | { kind: 'aborted' };
 
 function describeExit(exit: ProcessExit): string {
   if (exit.signal) return `Node-RED was killed by ${exit.signal}`;
   if (exit.code !== null) return `Node-RED exited with code ${exit.code}`;
   return 'the Node-RED process ended';
-}
-
-function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -149,18 +145,15 @@ export class ProcessDriver implements InstanceDriver {
   private readonly baseEnv: { PATH?: string; NODE_ENV?: string };
 
   private readonly managed = new Map<string, Managed>();
-  private readonly stopping = new Map<string, Promise<void>>();
-  private readonly rings = new Map<string, LogRing>();
-  private readonly followers = new Map<string, Set<(line: LogLine) => void>>();
-  private readonly listeners = new Set<(event: DriverEvent) => void>();
+  private readonly stops = new StopQueue();
+  private readonly logLines: InstanceLogs;
+  private readonly events: DriverEvents;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private leaving = false;
 
   constructor(options: ProcessDriverOptions) {
-    if (options.crash.maxCrashes < 1 || options.crash.backoffMs.length === 0) {
-      throw new RangeError('crash policy needs maxCrashes >= 1 and at least one backoff delay');
-    }
+    assertCrashPolicy(options.crash);
     this.nodeRedBin = resolve(options.nodeRedBin);
     const pkg = JSON.parse(readFileSync(join(dirname(this.nodeRedBin), 'package.json'), 'utf8')) as { version?: unknown };
     if (typeof pkg.version !== 'string') throw new Error(`no version in Node-RED's package.json next to ${this.nodeRedBin}`);
@@ -180,6 +173,9 @@ export class ProcessDriver implements InstanceDriver {
     this.onClose = options.onClose ?? 'stop';
     this.recoverConcurrency = Math.max(1, options.recoverConcurrency ?? 4);
     this.baseEnv = options.baseEnv ?? { PATH: process.env.PATH, NODE_ENV: process.env.NODE_ENV };
+    // File tails already cut long lines, so the log store does not cut them again.
+    this.logLines = new InstanceLogs({ capacity: LOG_LINES_KEPT, linesInMessages: LINES_IN_MESSAGES, clock: this.clock, logger: this.logger });
+    this.events = new DriverEvents(this.logLines, this.logger);
   }
 
   // ---- public API ----------------------------------------------------------------------------------------------
@@ -188,7 +184,7 @@ export class ProcessDriver implements InstanceDriver {
     this.assertOpen();
     this.validate(spec);
     const id = spec.instanceId;
-    await this.stopping.get(id);
+    await this.stops.underWay(id);
     if (this.managed.has(id)) throw new InstanceDriverError('already_running', `instance ${id} is already running`);
     const m: Managed = {
       spec,
@@ -197,7 +193,7 @@ export class ProcessDriver implements InstanceDriver {
       live: null,
       ready: false,
       restarts: 0,
-      endings: [],
+      crashes: new CrashWindow(this.crash, this.clock),
       task: Promise.resolve(),
     };
     this.managed.set(id, m);
@@ -218,19 +214,14 @@ export class ProcessDriver implements InstanceDriver {
   }
 
   stop(instanceId: string): Promise<void> {
-    const pending = this.stopping.get(instanceId);
-    if (pending) return pending;
-    const stopping = this.stopNow(instanceId).finally(() => this.stopping.delete(instanceId));
-    this.stopping.set(instanceId, stopping);
-    return stopping;
+    return this.stops.run(instanceId, () => this.stopNow(instanceId));
   }
 
   async remove(instanceId: string): Promise<void> {
     await this.stop(instanceId);
     this.runs.removeAll(instanceId);
     this.ports.forget(instanceId);
-    this.rings.delete(instanceId);
-    this.followers.delete(instanceId);
+    this.logLines.forget(instanceId);
   }
 
   status(instanceId: string): Promise<RuntimeStatus | null> {
@@ -253,26 +244,15 @@ export class ProcessDriver implements InstanceDriver {
 
   logs(instanceId: string, limit = LOG_LINES_KEPT): LogLine[] {
     this.pollTails(this.managed.get(instanceId));
-    return this.rings.get(instanceId)?.last(limit) ?? [];
+    return this.logLines.last(instanceId, limit);
   }
 
   followLogs(instanceId: string, onLine: (line: LogLine) => void): () => void {
-    let set = this.followers.get(instanceId);
-    if (!set) {
-      set = new Set();
-      this.followers.set(instanceId, set);
-    }
-    set.add(onLine);
-    return () => {
-      this.followers.get(instanceId)?.delete(onLine);
-    };
+    return this.logLines.follow(instanceId, onLine);
   }
 
   onEvent(listener: (event: DriverEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => {
-      this.listeners.delete(listener);
-    };
+    return this.events.on(listener);
   }
 
   async recover(expected: InstanceSpec[]): Promise<Map<string, RuntimeInfo>> {
@@ -312,20 +292,7 @@ export class ProcessDriver implements InstanceDriver {
       if (!m) toStart.push(spec);
       else if (m.ready && m.live) running.set(spec.instanceId, this.runtimeInfo(spec.instanceId, m.live));
     }
-    const queue = [...toStart];
-    const worker = async (): Promise<void> => {
-      for (let spec = queue.shift(); spec; spec = queue.shift()) {
-        try {
-          running.set(spec.instanceId, await this.start(spec));
-        } catch (err) {
-          // start() has already reported a crash loop as `failed`.
-          if (!(err instanceof InstanceDriverError && err.code === 'crash_loop')) {
-            this.emit({ type: 'failed', instanceId: spec.instanceId, message: (err as Error).message });
-          }
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.recoverConcurrency, toStart.length) }, worker));
+    await startConcurrently(toStart, this.recoverConcurrency, (spec) => this.start(spec), running, this.events);
     return running;
   }
 
@@ -360,9 +327,9 @@ export class ProcessDriver implements InstanceDriver {
     const id = m.spec.instanceId;
     const clashing = new Set<number>();
     for (;;) {
-      this.throwIfAborted(m);
+      throwIfStopped(m.abort.signal, id);
       const port = await this.ports.acquire(id, clashing);
-      this.throwIfAborted(m);
+      throwIfStopped(m.abort.signal, id);
       const live = this.spawnNodeRed(m, port);
       const outcome = await this.awaitReady(m, live);
       if (outcome.kind === 'ready') {
@@ -370,7 +337,7 @@ export class ProcessDriver implements InstanceDriver {
         this.logger.info({ instanceId: id, pid: live.pid, port }, 'Node-RED answers');
         return this.runtimeInfo(id, live);
       }
-      if (outcome.kind === 'aborted') throw this.stoppedError(id);
+      if (outcome.kind === 'aborted') throw stoppedError(id);
       if (outcome.kind === 'timeout') {
         const lines = this.lastOutput(id);
         await this.terminate(m, live, 'it did not answer in time');
@@ -383,11 +350,9 @@ export class ProcessDriver implements InstanceDriver {
         this.system(id, `port ${port} was taken by another program; retrying on another port`);
         continue;
       }
-      const delay = this.recordEnding(m);
+      const delay = this.events.crashed(id, m.crashes, message, (ms) => `${message} while starting; restarting in ${ms} ms`);
       if (delay === null) throw this.crashLoopError(m, message);
-      this.emit({ type: 'crashed', instanceId: id, message, restartInMs: delay });
-      this.system(id, `${message} while starting; restarting in ${delay} ms`);
-      await this.pause(m, delay);
+      await pauseUnlessStopped(m.abort.signal, delay, id);
     }
   }
 
@@ -451,31 +416,14 @@ export class ProcessDriver implements InstanceDriver {
     return { ...env, ...spec.env, OPENFLOW_PORT: String(port) };
   }
 
-  private awaitReady(m: Managed, live: Live): Promise<ReadyOutcome> {
-    if (m.abort.signal.aborted) return Promise.resolve({ kind: 'aborted' });
-    return new Promise((resolveOutcome) => {
-      let done = false;
-      const finish = (outcome: ReadyOutcome): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        m.abort.signal.removeEventListener('abort', onAbort);
-        resolveOutcome(outcome);
-      };
-      const onAbort = (): void => finish({ kind: 'aborted' });
-      const timer = setTimeout(() => finish({ kind: 'timeout' }), this.startTimeoutMs);
-      m.abort.signal.addEventListener('abort', onAbort);
-      void live.exited.then((exit) => finish({ kind: 'exited', exit }));
-      void (async () => {
-        while (!done) {
-          // The socket check proves the answer comes from our child, not from a program that took the port.
-          if ((await this.network.answersHttp(live.port, HTTP_PROBE_TIMEOUT_MS)) && this.host.ownsListeningSocket(live.pid, live.port)) {
-            finish({ kind: 'ready' });
-            return;
-          }
-          await sleep(this.readyPollMs);
-        }
-      })();
+  private awaitReady(m: Managed, live: Live): Promise<ReadyOutcome<ProcessExit>> {
+    return awaitReady({
+      signal: m.abort.signal,
+      timeoutMs: this.startTimeoutMs,
+      pollMs: this.readyPollMs,
+      exited: live.exited,
+      // The socket check proves the answer comes from our child, not from a program that took the port.
+      answers: async () => (await this.network.answersHttp(live.port, HTTP_PROBE_TIMEOUT_MS)) && this.host.ownsListeningSocket(live.pid, live.port),
     });
   }
 
@@ -498,13 +446,11 @@ export class ProcessDriver implements InstanceDriver {
     const id = m.spec.instanceId;
     this.retire(m, live);
     const message = describeExit(exit);
-    const delay = this.recordEnding(m);
+    const delay = this.events.crashed(id, m.crashes, message, (ms) => `restarting after crash (${message}) in ${ms} ms`);
     if (delay === null) {
       this.giveUp(m, this.crashLoopError(m, message).message);
       return;
     }
-    this.emit({ type: 'crashed', instanceId: id, message, restartInMs: delay });
-    this.system(id, `restarting after crash (${message}) in ${delay} ms`);
     m.task = this.restart(m, delay, `crash: ${message}`);
   }
 
@@ -523,7 +469,7 @@ export class ProcessDriver implements InstanceDriver {
         await this.terminate(m, live, 'memory limit exceeded');
         if (m.abort.signal.aborted) return;
         this.retire(m, live);
-        const delay = this.recordEnding(m);
+        const delay = m.crashes.record();
         if (delay === null) {
           this.giveUp(m, this.crashLoopError(m, `memory limit of ${m.spec.memoryMb} MiB exceeded`).message);
           return;
@@ -536,7 +482,7 @@ export class ProcessDriver implements InstanceDriver {
   private async restart(m: Managed, delay: number, reason: string): Promise<void> {
     const id = m.spec.instanceId;
     try {
-      await this.pause(m, delay);
+      await pauseUnlessStopped(m.abort.signal, delay, id);
       const runtime = await this.launch(m);
       m.restarts += 1;
       if (m.live) this.writeRecord(m, m.live);
@@ -547,30 +493,12 @@ export class ProcessDriver implements InstanceDriver {
     }
   }
 
-  /** Returns the backoff before the next restart, or null when the crash window is full. */
-  private recordEnding(m: Managed): number | null {
-    const now = this.clock.now();
-    m.endings = m.endings.filter((t) => now - t < this.crash.windowMs);
-    m.endings.push(now);
-    if (m.endings.length >= this.crash.maxCrashes) return null;
-    const { backoffMs } = this.crash;
-    return backoffMs[Math.min(m.endings.length - 1, backoffMs.length - 1)] ?? 0;
-  }
-
   private crashLoopError(m: Managed, lastReason: string): InstanceDriverError {
-    const seconds = Math.round(this.crash.windowMs / 1000);
-    return new InstanceDriverError(
-      'crash_loop',
-      `Node-RED ended abnormally ${m.endings.length} times within ${seconds} s; giving up. Last: ${lastReason}`,
-      this.lastOutput(m.spec.instanceId),
-    );
+    return m.crashes.loopError(lastReason, this.lastOutput(m.spec.instanceId));
   }
 
   private giveUp(m: Managed, message: string): void {
-    const id = m.spec.instanceId;
-    this.system(id, 'gave up restarting Node-RED');
-    this.logger.error({ instanceId: id }, message);
-    this.emit({ type: 'failed', instanceId: id, message });
+    this.events.gaveUp(m.spec.instanceId, message);
     void this.settle(m);
   }
 
@@ -664,7 +592,7 @@ export class ProcessDriver implements InstanceDriver {
       live: null,
       ready: false,
       restarts: record.restarts,
-      endings: [],
+      crashes: new CrashWindow(this.crash, this.clock),
       task: Promise.resolve(),
     };
     this.managed.set(id, m);
@@ -753,8 +681,8 @@ export class ProcessDriver implements InstanceDriver {
   private openTails(instanceId: string, stdout: string, stderr: string, backfillBytes: number): LogFileTail[] {
     const options = { backfillBytes, maxFileBytes: MAX_LOG_FILE_BYTES, maxLineChars: MAX_LINE_CHARS };
     return [
-      new LogFileTail(stdout, (line) => this.pushLine(instanceId, 'stdout', line), options),
-      new LogFileTail(stderr, (line) => this.pushLine(instanceId, 'stderr', line), options),
+      new LogFileTail(stdout, (line) => this.logLines.push(instanceId, 'stdout', line), options),
+      new LogFileTail(stderr, (line) => this.logLines.push(instanceId, 'stderr', line), options),
     ];
   }
 
@@ -791,44 +719,17 @@ export class ProcessDriver implements InstanceDriver {
     for (const timer of this.timers) timer.unref();
   }
 
-  private pushLine(instanceId: string, stream: LogLine['stream'], text: string): void {
-    let ring = this.rings.get(instanceId);
-    if (!ring) {
-      ring = new LogRing(LOG_LINES_KEPT);
-      this.rings.set(instanceId, ring);
-    }
-    const line: LogLine = { ts: this.clock.now(), stream, line: text };
-    ring.push(line);
-    for (const follower of this.followers.get(instanceId) ?? []) {
-      try {
-        follower(line);
-      } catch (err) {
-        this.logger.warn({ instanceId, err: (err as Error).message }, 'log follower threw');
-      }
-    }
-  }
-
   private system(instanceId: string, text: string): void {
-    this.logger.info({ instanceId }, text);
-    this.pushLine(instanceId, 'system', text);
+    this.logLines.system(instanceId, text);
   }
 
   private lastOutput(instanceId: string): string[] {
     this.pollTails(this.managed.get(instanceId));
-    return (this.rings.get(instanceId)?.last(LOG_LINES_KEPT) ?? [])
-      .filter((line) => line.stream !== 'system')
-      .slice(-LINES_IN_MESSAGES)
-      .map((line) => line.line);
+    return this.logLines.lastOutput(instanceId);
   }
 
   private emit(event: DriverEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.logger.warn({ instanceId: event.instanceId, err: (err as Error).message }, 'driver event listener threw');
-      }
-    }
+    this.events.emit(event);
   }
 
   // ---- small helpers -------------------------------------------------------------------------------------------
@@ -861,22 +762,6 @@ export class ProcessDriver implements InstanceDriver {
     if (!INSTANCE_ID.test(spec.instanceId)) throw new InstanceDriverError('invalid_spec', `instance id ${JSON.stringify(spec.instanceId)} is not usable as a file name`);
     if (!isAbsolute(spec.userDir)) throw new InstanceDriverError('invalid_spec', `userDir must be absolute: ${spec.userDir}`);
     if (!Number.isFinite(spec.memoryMb) || spec.memoryMb <= 0) throw new InstanceDriverError('invalid_spec', `memoryMb must be positive: ${spec.memoryMb}`);
-  }
-
-  private async pause(m: Managed, ms: number): Promise<void> {
-    try {
-      await sleep(ms, undefined, { signal: m.abort.signal });
-    } catch {
-      throw this.stoppedError(m.spec.instanceId);
-    }
-  }
-
-  private throwIfAborted(m: Managed): void {
-    if (m.abort.signal.aborted) throw this.stoppedError(m.spec.instanceId);
-  }
-
-  private stoppedError(instanceId: string): InstanceDriverError {
-    return new InstanceDriverError('stopped', `instance ${instanceId} was stopped before Node-RED answered`);
   }
 
   private assertOpen(): void {
