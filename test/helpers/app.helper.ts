@@ -32,7 +32,7 @@ export interface TestAppOptions {
   likeProduction?: boolean;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const srv = net.createServer();
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   const port = (srv.address() as net.AddressInfo).port;

@@ -2,20 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/app.helper.js';
 import { createTestDb, type TestDb } from '../helpers/db.helper.js';
 import { ApiClient } from '../helpers/http.helper.js';
 import { waitFor } from '../helpers/instance.helper.js';
 import { httpRequest } from '../nodered/nodered.harness.js';
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** Processes whose working directory is the instance's data dir: the process driver runs each runtime there. */
 function runtimesIn(dir: string): number[] {
