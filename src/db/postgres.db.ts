@@ -54,28 +54,21 @@ export class PostgresDb implements Db {
   }
 
   async withLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    const conn = clientQueryable(client);
-    try {
-      await client.query('SELECT pg_advisory_lock($1)', [key]);
-      try {
-        return await fn(conn);
-      } finally {
-        await client.query('SELECT pg_advisory_unlock($1)', [key]);
-      }
-    } finally {
-      client.release();
-    }
+    return (await this.locked(key, true, fn)) as T;
   }
 
   async tryWithLock<T>(key: number, fn: (conn: Queryable) => Promise<T>): Promise<T | null> {
+    return this.locked(key, false, fn);
+  }
+
+  /** Session-level advisory locks belong to one connection, so the lock and fn share a dedicated client. */
+  private async locked<T>(key: number, wait: boolean, fn: (conn: Queryable) => Promise<T>): Promise<T | null> {
     const client = await this.pool.connect();
-    const conn = clientQueryable(client);
     try {
-      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [key]);
-      if (!got.rows[0]?.ok) return null;
+      if (wait) await client.query('SELECT pg_advisory_lock($1)', [key]);
+      else if (!(await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [key])).rows[0]?.ok) return null;
       try {
-        return await fn(conn);
+        return await fn(clientQueryable(client));
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [key]);
       }

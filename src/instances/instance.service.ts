@@ -13,7 +13,7 @@ import { randomToken, sha256Hex, type SecretBox } from '../platform/crypto.js';
 import { KeyedMutex } from '../platform/keyed-mutex.js';
 import type { InstanceRepository, InstanceRow, InstanceState } from './instance.repository.js';
 import { validateLabel } from './labels.js';
-import type { TemplateService } from './template.service.js';
+import type { Template, TemplateService } from './template.service.js';
 
 export interface Instance {
   id: string;
@@ -203,12 +203,7 @@ export class InstanceService {
         const template = await this.templates.get(input.template ?? 'blank');
         const memoryMb = input.memoryMb ?? template.memory.default;
         const cpu = input.cpu ?? template.cpu.default;
-        if (memoryMb < template.memory.min || memoryMb > template.memory.max) {
-          throw badRequest('limit_out_of_bounds', `memoryMb must be between ${template.memory.min} and ${template.memory.max} for template ${template.id}`, { field: 'memoryMb' });
-        }
-        if (cpu < template.cpu.min || cpu > template.cpu.max) {
-          throw badRequest('limit_out_of_bounds', `cpu must be between ${template.cpu.min} and ${template.cpu.max} for template ${template.id}`, { field: 'cpu' });
-        }
+        checkLimits(template, { memoryMb, cpu });
         const env = { ...template.env, ...validateEnv(input.env ?? {}) };
         const id = crypto.randomUUID();
         const secrets: InstanceSecrets = {
@@ -245,12 +240,7 @@ export class InstanceService {
     return this.audit.run(ctx, 'instance.update', target, async () => {
       const row = await this.access(actor, id, 'member', target);
       const template = await this.templates.get(row.template_id);
-      if (input.memoryMb !== undefined && (input.memoryMb < template.memory.min || input.memoryMb > template.memory.max)) {
-        throw badRequest('limit_out_of_bounds', `memoryMb must be between ${template.memory.min} and ${template.memory.max}`, { field: 'memoryMb' });
-      }
-      if (input.cpu !== undefined && (input.cpu < template.cpu.min || input.cpu > template.cpu.max)) {
-        throw badRequest('limit_out_of_bounds', `cpu must be between ${template.cpu.min} and ${template.cpu.max}`, { field: 'cpu' });
-      }
+      checkLimits(template, input);
       await this.repo.update(id, {
         ...(input.memoryMb !== undefined ? { memory_mb: input.memoryMb } : {}),
         ...(input.cpu !== undefined ? { cpu: input.cpu } : {}),
@@ -570,6 +560,17 @@ export class InstanceService {
 
 function truncate(message: string): string {
   return message.length > MAX_ERROR_CHARS ? `${message.slice(0, MAX_ERROR_CHARS)}…` : message;
+}
+
+/** Memory and CPU must stay within the bounds of the instance's template, at create and on every change. */
+function checkLimits(template: Template, limits: { memoryMb?: number; cpu?: number }): void {
+  const { memoryMb, cpu } = limits;
+  if (memoryMb !== undefined && (memoryMb < template.memory.min || memoryMb > template.memory.max)) {
+    throw badRequest('limit_out_of_bounds', `memoryMb must be between ${template.memory.min} and ${template.memory.max} for template ${template.id}`, { field: 'memoryMb' });
+  }
+  if (cpu !== undefined && (cpu < template.cpu.min || cpu > template.cpu.max)) {
+    throw badRequest('limit_out_of_bounds', `cpu must be between ${template.cpu.min} and ${template.cpu.max} for template ${template.id}`, { field: 'cpu' });
+  }
 }
 
 export function validateEnv(env: Record<string, string>): Record<string, string> {
