@@ -1,6 +1,7 @@
 import { useId, useState, type ReactNode } from 'react';
 import { errorMessage } from '../lib/api-error.js';
 import { Modal } from './modal.dialog.js';
+import { FormFooter } from './form-footer.js';
 
 interface ConfirmProps {
   title: string;
@@ -36,17 +37,7 @@ export function ConfirmDialog({ title, children, confirmLabel, typeToConfirm, on
       title={title}
       onClose={onClose}
       onSubmit={() => void confirm()}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="danger" disabled={!ready || busy} aria-busy={busy}>
-            {busy ? <span className="spinner" aria-hidden="true" /> : null}
-            {confirmLabel}
-          </button>
-        </>
-      }
+      footer={<FormFooter onCancel={onClose} submitLabel={confirmLabel} tone="danger" disabled={!ready} busy={busy} />}
     >
       {children}
       {typeToConfirm !== undefined ? (

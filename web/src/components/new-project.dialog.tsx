@@ -2,6 +2,7 @@ import { useId, useState } from 'react';
 import { useApp } from '../app.context.js';
 import { errorMessage } from '../lib/api-error.js';
 import { Modal } from './modal.dialog.js';
+import { FormFooter } from './form-footer.js';
 
 export function NewProjectDialog({ onClose }: { onClose: () => void }) {
   const { api, reloadProjects, navigate, toast } = useApp();
@@ -30,16 +31,7 @@ export function NewProjectDialog({ onClose }: { onClose: () => void }) {
       title="New project"
       onClose={onClose}
       onSubmit={() => void submit()}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={problem !== null || busy} aria-busy={busy}>
-            Create project
-          </button>
-        </>
-      }
+      footer={<FormFooter onCancel={onClose} submitLabel="Create project" disabled={problem !== null} busy={busy} />}
     >
       <div className="field">
         <label htmlFor={id}>Name</label>

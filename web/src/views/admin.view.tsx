@@ -12,6 +12,7 @@ import { envFromRows, type EnvRow } from '../lib/env-rows.js';
 import { formatTime } from '../lib/format.js';
 import type { AdminSection } from '../lib/route.parser.js';
 import { parseTemplateForm, type TemplateForm } from '../lib/template-form.js';
+import { FormFooter } from '../components/form-footer.js';
 
 const SECTIONS: { id: AdminSection; label: string }[] = [
   { id: 'users', label: 'Users' },
@@ -128,16 +129,7 @@ function NewUserDialog({ onClose, onCreated }: { onClose: () => void; onCreated:
       title="New user"
       onClose={onClose}
       onSubmit={() => void submit()}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={!valid || busy} aria-busy={busy}>
-            Create user
-          </button>
-        </>
-      }
+      footer={<FormFooter onCancel={onClose} submitLabel="Create user" disabled={!valid} busy={busy} />}
     >
       <div className="field">
         <label htmlFor={ids.name}>Name</label>
@@ -280,16 +272,7 @@ function NewTemplateDialog({ onClose, onCreated }: { onClose: () => void; onCrea
       wide
       onClose={onClose}
       onSubmit={() => void submit()}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy || (touched && problem !== null)} aria-busy={busy}>
-            Create template
-          </button>
-        </>
-      }
+      footer={<FormFooter onCancel={onClose} submitLabel="Create template" disabled={touched && problem !== null} busy={busy} />}
     >
       <div className="field-row">
         {field('id', 'Id', { className: 'mono', spellCheck: false, autoFocus: true, placeholder: 'e.g. dashboard-kit' })}

@@ -10,6 +10,7 @@ import { envFromRows, type EnvRow } from '../lib/env-rows.js';
 import { limitProblem } from '../lib/limits.js';
 import { checkLabel } from '../lib/subdomain.validation.js';
 import { useProject } from '../project.context.js';
+import { FormFooter } from '../components/form-footer.js';
 
 export function CreateInstanceDialog({ onClose }: { onClose: () => void }) {
   const { api } = useApp();
@@ -80,17 +81,7 @@ function CreateForm({ templates, onClose }: { templates: Template[]; onClose: ()
       onClose={onClose}
       onSubmit={() => void submit()}
       wide
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy || (touched && !valid)} aria-busy={busy}>
-            {busy ? <span className="spinner" aria-hidden="true" /> : null}
-            Create instance
-          </button>
-        </>
-      }
+      footer={<FormFooter onCancel={onClose} submitLabel="Create instance" disabled={touched && !valid} busy={busy} />}
     >
       <div className="field">
         <label htmlFor={ids.sub}>Subdomain</label>

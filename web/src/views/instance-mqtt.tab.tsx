@@ -9,6 +9,7 @@ import { useLoad } from '../hooks/use-load.js';
 import { errorMessage } from '../lib/api-error.js';
 import { formatTime } from '../lib/format.js';
 import { useProject } from '../project.context.js';
+import { FormFooter } from '../components/form-footer.js';
 
 export function InstanceMqttTab({ instance }: { instance: Instance }) {
   const { api, toast } = useApp();
@@ -169,16 +170,7 @@ function NewCredentialDialog({ projectId, onClose, onCreated }: { projectId: str
       title="New device credential"
       onClose={onClose}
       onSubmit={() => void submit()}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy} aria-busy={busy}>
-            Create credential
-          </button>
-        </>
-      }
+      footer={<FormFooter onCancel={onClose} submitLabel="Create credential" busy={busy} />}
     >
       <div className="field">
         <label htmlFor={id}>Description</label>

@@ -8,6 +8,7 @@ import { errorMessage } from '../lib/api-error.js';
 import { plural } from '../lib/format.js';
 import { groupProjects } from '../lib/project-order.js';
 import { useProject } from '../project.context.js';
+import { FormFooter } from '../components/form-footer.js';
 
 export function CaptureSnapshotDialog({ instance, onClose, onCaptured }: { instance: Instance; onClose: () => void; onCaptured: (s: Snapshot) => void }) {
   const { api, toast } = useApp();
@@ -34,17 +35,7 @@ export function CaptureSnapshotDialog({ instance, onClose, onCaptured }: { insta
       title={`Capture a snapshot of ${instance.subdomain}`}
       onClose={onClose}
       onSubmit={() => void submit()}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy} aria-busy={busy}>
-            {busy ? <span className="spinner" aria-hidden="true" /> : null}
-            Capture snapshot
-          </button>
-        </>
-      }
+      footer={<FormFooter onCancel={onClose} submitLabel="Capture snapshot" busy={busy} />}
     >
       <div className="field">
         <label htmlFor={ids.name}>Name</label>
@@ -187,17 +178,7 @@ export function ApplySnapshotDialog({ snapshot, instance, onClose }: { snapshot:
       title={`Apply ${snapshot.name}`}
       onClose={onClose}
       onSubmit={() => void submit()}
-      footer={
-        <>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="danger" disabled={!target || busy} aria-busy={busy}>
-            {busy ? <span className="spinner" aria-hidden="true" /> : null}
-            Apply snapshot
-          </button>
-        </>
-      }
+      footer={<FormFooter onCancel={onClose} submitLabel="Apply snapshot" tone="danger" disabled={!target} busy={busy} />}
     >
       <div className="field">
         <label htmlFor={ids.project}>Project</label>
